@@ -1,0 +1,29 @@
+/** The API's Koa application, built from its dependencies (main.ts or a test wires them). */
+import Koa from 'koa';
+import type { ApiDeps } from './deps.js';
+import { createAuthLimiter } from './auth/rate-limit.js';
+import { createNonceStore } from './auth/nonces.js';
+import { errorsAndLogging } from './middleware/errors.js';
+import { jsonBody } from './middleware/body.js';
+import { authRoutes } from './routes/auth.routes.js';
+import { healthRoutes } from './routes/health.routes.js';
+import { meRoutes } from './routes/me.routes.js';
+
+export function createApp(deps: ApiDeps): Koa {
+  const app = new Koa();
+  app.proxy = deps.config.http.trustProxy;
+  // Only the nearest proxy (nginx) is trusted: it appends the real peer to X-Forwarded-For.
+  app.maxIpsCount = 1;
+  app.silent = true;
+
+  const nonces = createNonceStore(deps.redis, deps.config.siwe.nonceTtlSeconds);
+  const limiter = createAuthLimiter(deps.redis, deps.config.authRate);
+
+  app.use(errorsAndLogging(deps));
+  app.use(jsonBody());
+  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter }), meRoutes(deps)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods({ throw: true }));
+  }
+  return app;
+}

@@ -1,0 +1,55 @@
+/**
+ * Outermost middleware: request id, access log, latency metric, and the one place errors become
+ * `{error: {code, message}}`. 5xx bodies never carry internals; the log has them.
+ */
+import { randomUUID } from 'node:crypto';
+import type Koa from 'koa';
+import { AppError } from '../../shared/errors.js';
+import type { ApiDeps } from '../deps.js';
+
+export function errorsAndLogging(deps: Pick<ApiDeps, 'log' | 'metrics'>): Koa.Middleware {
+  const log = deps.log.child({ module: 'http' });
+  return async (ctx, next) => {
+    const started = performance.now();
+    const requestId = randomUUID();
+    ctx.state.log = log.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new AppError(404, 'not-found', `no route for ${ctx.method} ${ctx.path}`);
+      }
+    } catch (err) {
+      const e = toAppError(err);
+      ctx.status = e.status;
+      ctx.body = { error: { code: e.code, message: e.expose ? e.message : 'internal error', ...(e.expose && e.details ? { details: e.details } : {}) } };
+      const retry = e.details?.retryAfterSeconds;
+      if (typeof retry === 'number') ctx.set('Retry-After', String(retry));
+      if (e.status >= 500) ctx.state.log.error({ err, code: e.code }, 'request failed');
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      deps.metrics.httpRequests.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
+      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000), ip: ctx.ip }, 'request');
+    }
+  };
+}
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string; type?: string };
+  const status = e.status ?? e.statusCode;
+  // Errors raised by Koa and the body parser (http-errors) carry a 4xx status.
+  if (typeof status === 'number' && ((status >= 400 && status < 500) || status === 501)) {
+    const code = HTTP_CODES[status] ?? (e.type === 'entity.parse.failed' ? 'invalid-json' : 'bad-request');
+    return new AppError(status, code, e.expose && e.message ? e.message : 'bad request');
+  }
+  return new AppError(500, 'internal', 'internal error');
+}
+
+const HTTP_CODES: Record<number, string> = {
+  405: 'method-not-allowed',
+  413: 'body-too-large',
+  415: 'unsupported-media-type',
+  501: 'not-implemented',
+};

@@ -1,0 +1,48 @@
+/**
+ * Session authentication: the HttpOnly cookie or an `Authorization: Bearer` token. A cookie-carried
+ * state change must come from our own origin (SameSite=Strict already blocks most cross-site use;
+ * this also covers same-site attackers on sibling subdomains).
+ */
+import type Koa from 'koa';
+import { forbidden, unauthorized } from '../../shared/errors.js';
+import type { Session } from '../../shared/sessions.js';
+import type { ApiDeps } from '../deps.js';
+
+export interface Authed {
+  session: Session;
+  token: string;
+}
+
+export function sessionToken(ctx: Koa.Context, cookieName: string): { token: string; via: 'cookie' | 'bearer' } | undefined {
+  const auth = ctx.get('Authorization');
+  if (auth) {
+    const m = /^Bearer ([A-Za-z0-9_-]+)$/.exec(auth);
+    if (!m) throw unauthorized('invalid-authorization', 'Authorization must be "Bearer <token>"');
+    return { token: m[1] as string, via: 'bearer' };
+  }
+  const cookie = readCookie(ctx.get('Cookie'), cookieName);
+  return cookie ? { token: cookie, via: 'cookie' } : undefined;
+}
+
+export function requireSession(deps: Pick<ApiDeps, 'config' | 'sessions'>): Koa.Middleware {
+  return async (ctx, next) => {
+    const found = sessionToken(ctx, deps.config.session.cookieName);
+    if (!found) throw unauthorized('not-signed-in', 'sign in first');
+    if (found.via === 'cookie' && !['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
+      const origin = ctx.get('Origin');
+      if (origin && origin !== deps.config.publicOrigin) throw forbidden('cross-origin', 'request from a foreign origin refused');
+    }
+    const session = await deps.sessions.get(found.token);
+    if (!session) throw unauthorized('session-expired', 'the session expired or was revoked: sign in again');
+    ctx.state.auth = { session, token: found.token } satisfies Authed;
+    await next();
+  };
+}
+
+function readCookie(header: string, name: string): string | undefined {
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}

@@ -1,0 +1,71 @@
+/** Sign-In with Ethereum: nonce, verify (creates the session), logout. */
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { z } from 'zod';
+import { onSignIn } from '../../shared/accounts.js';
+import { AppError } from '../../shared/errors.js';
+import type { ApiDeps } from '../deps.js';
+import type { AuthLimiter } from '../auth/rate-limit.js';
+import type { NonceStore } from '../auth/nonces.js';
+import { verifySiwe } from '../auth/siwe-verify.js';
+import { validBody } from '../middleware/body.js';
+import { sessionToken } from '../middleware/session.js';
+
+const VerifyBody = z.object({
+  message: z.string().min(1).max(4096),
+  signature: z.string().min(1).max(200),
+});
+
+export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLimiter }): Router {
+  const { config, metrics } = deps;
+  const router = new Router({ prefix: '/api/auth' });
+  const cookie = (value: string, maxAge: number) =>
+    `${config.session.cookieName}=${value}; Path=/; Max-Age=${maxAge}; HttpOnly; Secure; SameSite=Strict`;
+
+  router.post('/nonce', async (ctx) => {
+    await deps.limiter.hitIp(ctx.ip);
+    const nonce = await deps.nonces.issue();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { nonce, expiresInSeconds: config.siwe.nonceTtlSeconds, domain: config.siwe.domain, uri: config.siwe.origin, chainIds: config.siwe.chainIds };
+  });
+
+  router.post('/verify', async (ctx: Koa.Context) => {
+    try {
+      await deps.limiter.hitIp(ctx.ip);
+      const body = validBody(ctx, VerifyBody);
+      const address = await verifySiwe(
+        { config, nonces: deps.nonces, now: deps.now, beforeVerify: (a) => deps.limiter.hitAddress(a) },
+        body.message,
+        body.signature,
+      );
+      const now = deps.now();
+      const { user, created, granted } = onSignIn(deps.db, address, config.demo, now);
+      if (granted) metrics.ledgerMovements.inc({ kind: 'demo-grant' });
+      const token = await deps.sessions.create(address, now);
+      metrics.authOutcomes.inc({ outcome: 'ok' });
+      ctx.state.log.info({ address, created, granted }, 'signed in');
+      ctx.set('Set-Cookie', cookie(token, config.session.ttlSeconds));
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = {
+        address,
+        balance: user.balance,
+        currency: config.currency,
+        token,
+        expiresInSeconds: config.session.ttlSeconds,
+      };
+    } catch (err) {
+      metrics.authOutcomes.inc({ outcome: err instanceof AppError ? err.code : 'internal' });
+      if (err instanceof AppError) ctx.state.log.info({ code: err.code }, 'sign-in refused');
+      throw err;
+    }
+  });
+
+  router.post('/logout', async (ctx) => {
+    const found = sessionToken(ctx, config.session.cookieName);
+    if (found) await deps.sessions.destroy(found.token);
+    ctx.set('Set-Cookie', cookie('', 0));
+    ctx.status = 204;
+  });
+
+  return router;
+}

@@ -1,0 +1,18 @@
+/** The signed-in player's own account. */
+import Router from '@koa/router';
+import { notFound } from '../../shared/errors.js';
+import { findUser } from '../../shared/repos/users.repo.js';
+import type { ApiDeps } from '../deps.js';
+import { requireSession, type Authed } from '../middleware/session.js';
+
+export function meRoutes(deps: ApiDeps): Router {
+  const router = new Router({ prefix: '/api/me' });
+  router.get('/', requireSession(deps), (ctx) => {
+    const { session } = ctx.state.auth as Authed;
+    const user = findUser(deps.db, session.address);
+    if (!user) throw notFound('unknown-account', 'no account for this session');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { address: user.address, balance: user.balance, currency: deps.config.currency, createdAt: new Date(user.createdAt).toISOString() };
+  });
+  return router;
+}

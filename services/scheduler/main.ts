@@ -1,0 +1,31 @@
+/** Scheduler process: cron jobs (daily ledger integrity check) plus a health/metrics listener. */
+import { createServer } from 'node:http';
+import cron from 'node-cron';
+import { createLifecycle } from '../shared/lifecycle.js';
+import { createMetrics } from '../shared/metrics.js';
+import { createRedis } from '../shared/redis.js';
+import { bootConfig, openPrimaryDb } from '../shared/service.js';
+import { createIntegrityJob } from './integrity-job.js';
+import { createProbeHandler } from './probe-server.js';
+
+const { config, log } = bootConfig('scheduler');
+const lifecycle = createLifecycle(log, config.shutdownTimeoutMs);
+lifecycle.installSignalHandlers();
+
+const db = openPrimaryDb(config, log);
+const redis = createRedis(config, log, 'scheduler');
+const metrics = createMetrics('scheduler');
+const integrity = createIntegrityJob({ db, redis, metrics, log, now: Date.now });
+await integrity.restore();
+
+const task = cron.schedule(config.integrityCron, () => integrity.run(), { timezone: 'UTC', noOverlap: true, name: 'integrity' });
+log.info({ cron: config.integrityCron, next: task.getNextRun() }, 'integrity check scheduled');
+
+const server = createServer(createProbeHandler({ db, redis, metrics, now: Date.now, service: 'scheduler' }));
+server.listen(config.scheduler.port, config.scheduler.host, () => log.info({ address: server.address() }, 'scheduler probe listening'));
+
+lifecycle.onShutdown('stop cron', () => task.stop());
+lifecycle.onShutdown('stop probe listener', () => new Promise<void>((resolve) => server.close(() => resolve())));
+lifecycle.onShutdown('close redis', () => redis.quit());
+lifecycle.onShutdown('checkpoint wal', () => db.checkpoint());
+lifecycle.onShutdown('close database', () => db.close());

@@ -1,0 +1,31 @@
+/** Minimal HTTP probe for worker processes: /healthz, /readyz, /metrics (no framework needed). */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Db } from '../shared/db/database.js';
+import type { Metrics } from '../shared/metrics.js';
+import { checkReadiness } from '../shared/readiness.js';
+import type { Redis } from '../shared/redis.js';
+
+export function createProbeHandler(deps: { db: Db; redis: Redis; metrics: Metrics; now: () => number; service: string }) {
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+  return (req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      if (req.method !== 'GET') return json(res, 405, { error: { code: 'method-not-allowed', message: 'GET only' } });
+      switch (req.url) {
+        case '/healthz':
+          return json(res, 200, { status: 'ok' });
+        case '/readyz': {
+          const r = await checkReadiness(deps);
+          return json(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not-ready', checks: r.checks });
+        }
+        case '/metrics':
+          res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+          return res.end(await deps.metrics.registry.metrics());
+        default:
+          return json(res, 404, { error: { code: 'not-found', message: 'no such probe' } });
+      }
+    })().catch(() => json(res, 500, { error: { code: 'internal', message: 'internal error' } }));
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * The ordered list of migrations. File names are `NNN-name.ts`; a test checks that ids are
+ * contiguous, names match their files, and nothing is listed twice.
+ */
+import * as m001 from './001-users.js';
+import * as m002 from './002-ledger.js';
+import * as m003 from './003-heartbeats.js';
+import * as m004 from './004-bets.js';
+
+export interface Migration {
+  readonly id: number;
+  readonly name: string;
+  readonly up: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  { id: 1, name: 'users', up: m001.up },
+  { id: 2, name: 'ledger', up: m002.up },
+  { id: 3, name: 'heartbeats', up: m003.up },
+  { id: 4, name: 'bets', up: m004.up },
+]);

@@ -1,0 +1,144 @@
+/**
+ * The ledger integrity check, shared by `tapstack integrity check` and the scheduler's daily run.
+ * Reads one consistent snapshot (a read transaction in WAL mode does not block writers) and proves:
+ * the hash chain is intact (every row's hash recomputes and links to its predecessor, seq is
+ * contiguous), every row's balance_after equals the running sum of its account, every balance equals
+ * the sum of its ledger rows, and the append-only triggers are in place.
+ */
+import type { Db } from './db/database.js';
+import { GENESIS_HASH, ledgerRowHash } from './ledger-hash.js';
+import { balancesAgainstLedger, iterateLedger } from './repos/ledger.repo.js';
+
+export type ProblemType =
+  | 'chain-seq-gap'
+  | 'chain-broken-link'
+  | 'chain-hash-mismatch'
+  | 'balance-after-mismatch'
+  | 'balance-mismatch'
+  | 'orphan-ledger-rows'
+  | 'trigger-missing';
+
+export interface Problem {
+  type: ProblemType;
+  message: string;
+  seq?: number;
+  address?: string;
+  expected?: string | number;
+  actual?: string | number | null;
+}
+
+export interface IntegrityReport {
+  ok: boolean;
+  checkedAt: number;
+  durationMs: number;
+  rows: number;
+  accounts: number;
+  head: { seq: number; hash: string };
+  /** Total number of problems; `problems` lists at most `maxListed` of them. */
+  problemCount: number;
+  problems: Problem[];
+}
+
+const REQUIRED_TRIGGERS = ['ledger_no_update', 'ledger_no_delete', 'ledger_chain', 'ledger_balance', 'ledger_sign'];
+
+export function checkIntegrity(db: Db, opts: { now?: () => number; maxListed?: number } = {}): IntegrityReport {
+  const now = opts.now ?? Date.now;
+  const maxListed = opts.maxListed ?? 100;
+  const started = performance.now();
+  const problems: Problem[] = [];
+  let problemCount = 0;
+  const report = (p: Problem) => {
+    problemCount += 1;
+    if (problems.length < maxListed) problems.push(p);
+  };
+
+  const snapshot = db.raw.transaction(() => {
+    const present = new Set(
+      (db.raw.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as { name: string }[]).map((r) => r.name),
+    );
+    for (const name of REQUIRED_TRIGGERS) {
+      if (!present.has(name)) report({ type: 'trigger-missing', message: `protective trigger ${name} is missing` });
+    }
+
+    let prevHash = GENESIS_HASH;
+    let prevSeq = 0;
+    let rows = 0;
+    const running = new Map<string, number>();
+    for (const e of iterateLedger(db)) {
+      rows += 1;
+      if (e.seq !== prevSeq + 1) {
+        report({ type: 'chain-seq-gap', seq: e.seq, expected: prevSeq + 1, actual: e.seq, message: `seq ${e.seq} follows ${prevSeq}` });
+      }
+      if (e.prevHash !== prevHash) {
+        report({
+          type: 'chain-broken-link',
+          seq: e.seq,
+          expected: prevHash,
+          actual: e.prevHash,
+          message: `row ${e.seq} does not link to the hash of row ${prevSeq}`,
+        });
+      }
+      const recomputed = ledgerRowHash(e);
+      if (recomputed !== e.hash) {
+        report({
+          type: 'chain-hash-mismatch',
+          seq: e.seq,
+          address: e.address,
+          expected: recomputed,
+          actual: e.hash,
+          message: `row ${e.seq} (${e.kind} ${e.amount} ref ${e.ref}) does not match its stored hash: altered after it was written`,
+        });
+      }
+      const sum = (running.get(e.address) ?? 0) + e.amount;
+      running.set(e.address, sum);
+      if (e.balanceAfter !== sum) {
+        report({
+          type: 'balance-after-mismatch',
+          seq: e.seq,
+          address: e.address,
+          expected: sum,
+          actual: e.balanceAfter,
+          message: `row ${e.seq} says balance ${e.balanceAfter} but the account's rows sum to ${sum}`,
+        });
+      }
+      // Chain on the stored hash so one altered row is reported once, not at every later row.
+      prevHash = e.hash;
+      prevSeq = e.seq;
+    }
+
+    const balances = balancesAgainstLedger(db);
+    let accounts = 0;
+    for (const b of balances) {
+      if (b.balance === null) {
+        report({
+          type: 'orphan-ledger-rows',
+          address: b.address,
+          expected: 0,
+          actual: b.rows,
+          message: `${b.rows} ledger rows name ${b.address}, which has no account`,
+        });
+        continue;
+      }
+      accounts += 1;
+      if (b.balance !== b.ledgerSum) {
+        report({
+          type: 'balance-mismatch',
+          address: b.address,
+          expected: b.ledgerSum,
+          actual: b.balance,
+          message: `${b.address} has balance ${b.balance} but its ${b.rows} ledger rows sum to ${b.ledgerSum}`,
+        });
+      }
+    }
+    return { rows, accounts, head: { seq: prevSeq, hash: prevHash } };
+  })();
+
+  return {
+    ok: problemCount === 0,
+    checkedAt: now(),
+    durationMs: Math.round(performance.now() - started),
+    ...snapshot,
+    problemCount,
+    problems,
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * The readiness check every process answers on /readyz: the database file takes a write (a
+ * heartbeat row), Redis answers PING, and the schema is at this build's latest migration.
+ */
+import type { Db } from './db/database.js';
+import { migrationStatus } from './db/migrate.js';
+import type { Redis } from './redis.js';
+import { beat } from './repos/heartbeats.repo.js';
+
+export interface Check {
+  ok: boolean;
+  error?: string;
+  [k: string]: unknown;
+}
+
+export interface Readiness {
+  ok: boolean;
+  checks: Record<string, Check>;
+}
+
+export async function checkReadiness(deps: { db: Db; redis: Redis; now: () => number; service: string }): Promise<Readiness> {
+  const checks: Record<string, Check> = {};
+  try {
+    beat(deps.db, deps.service, process.pid, deps.now());
+    checks.sqlite = { ok: true };
+  } catch (err) {
+    checks.sqlite = { ok: false, error: (err as Error).message };
+  }
+  try {
+    const pong = await withTimeout(deps.redis.ping(), 1000);
+    checks.redis = { ok: pong === 'PONG' };
+  } catch (err) {
+    checks.redis = { ok: false, error: (err as Error).message };
+  }
+  try {
+    const m = migrationStatus(deps.db);
+    checks.migrations = { ok: m.current === m.latest, current: m.current, latest: m.latest };
+  } catch (err) {
+    checks.migrations = { ok: false, error: (err as Error).message };
+  }
+  return { ok: Object.values(checks).every((c) => c.ok), checks };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e: unknown) => (clearTimeout(t), reject(e instanceof Error ? e : new Error(String(e)))),
+    );
+  });
+}

@@ -1,0 +1,188 @@
+/**
+ * The ledger: the only code that moves money. Every balance change is an UPDATE of `users` and an
+ * INSERT of the ledger row that explains it, in the same transaction (the triggers of migration 002
+ * refuse anything else), and every row extends the hash chain.
+ */
+import type { Db } from '../db/database.js';
+import { AppError, conflict } from '../errors.js';
+import { GENESIS_HASH, ledgerRowHash } from '../ledger-hash.js';
+import { MAX_AMOUNT } from '../money.js';
+
+export interface LedgerEntry {
+  seq: number;
+  createdAt: number;
+  address: string;
+  kind: string;
+  amount: number;
+  balanceAfter: number;
+  ref: string;
+  meta: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+export interface Movement {
+  address: string;
+  kind: string;
+  /** Signed minor units: positive credits, negative debits. */
+  amount: number;
+  /** Unique reference; a second movement with the same ref is a replay, not a new movement. */
+  ref: string;
+  meta?: Record<string, unknown> | null;
+}
+
+export interface MovementResult {
+  entry: LedgerEntry;
+  /** True if the ref already existed with the same content: nothing moved this time. */
+  replayed: boolean;
+}
+
+interface LedgerRow {
+  seq: number;
+  created_at: number;
+  address: string;
+  kind: string;
+  amount: number;
+  balance_after: number;
+  ref: string;
+  meta: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+const COLUMNS = 'seq, created_at, address, kind, amount, balance_after, ref, meta, prev_hash, hash';
+
+export const toEntry = (r: LedgerRow): LedgerEntry => ({
+  seq: r.seq,
+  createdAt: r.created_at,
+  address: r.address,
+  kind: r.kind,
+  amount: r.amount,
+  balanceAfter: r.balance_after,
+  ref: r.ref,
+  meta: r.meta,
+  prevHash: r.prev_hash,
+  hash: r.hash,
+});
+
+export function findByRef(db: Db, ref: string): LedgerEntry | undefined {
+  const row = db.stmt(`SELECT ${COLUMNS} FROM ledger WHERE ref = ?`).get(ref) as LedgerRow | undefined;
+  return row && toEntry(row);
+}
+
+export function ledgerHead(db: Db): { seq: number; hash: string } {
+  const row = db.stmt('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+  return row ?? { seq: 0, hash: GENESIS_HASH };
+}
+
+/**
+ * Post one movement. Must run inside `db.write()`. Idempotent on `ref`: an identical replay returns
+ * the original row; a different movement under a used ref is a `ref-conflict`.
+ * Refuses to take a balance below zero (`insufficient-funds`) with a conditional UPDATE.
+ */
+export function postMovement(db: Db, m: Movement, now: number): MovementResult {
+  if (!Number.isSafeInteger(m.amount) || m.amount === 0 || Math.abs(m.amount) > MAX_AMOUNT) {
+    throw new AppError(400, 'invalid-amount', `amount must be a non-zero integer of minor units, got ${m.amount}`);
+  }
+  const meta = m.meta ? JSON.stringify(m.meta) : null;
+  const existing = findByRef(db, m.ref);
+  if (existing) {
+    if (existing.address === m.address && existing.kind === m.kind && existing.amount === m.amount) {
+      return { entry: existing, replayed: true };
+    }
+    throw conflict('ref-conflict', `ref "${m.ref}" was already used for a different movement (seq ${existing.seq})`, {
+      seq: existing.seq,
+    });
+  }
+  const updated = db
+    .stmt('UPDATE users SET balance = balance + ? WHERE address = ? AND balance + ? >= 0 RETURNING balance')
+    .get(m.amount, m.address, m.amount) as { balance: number } | undefined;
+  if (!updated) {
+    const user = db.stmt('SELECT balance FROM users WHERE address = ?').get(m.address) as { balance: number } | undefined;
+    if (!user) throw new AppError(404, 'unknown-account', `no account for ${m.address}`);
+    throw new AppError(409, 'insufficient-funds', `balance ${user.balance} is less than ${-m.amount}`, {
+      balance: user.balance,
+      requested: -m.amount,
+    });
+  }
+  if (updated.balance > MAX_AMOUNT) throw new AppError(400, 'invalid-amount', 'resulting balance is too large');
+  const head = ledgerHead(db);
+  const fields = {
+    seq: head.seq + 1,
+    createdAt: now,
+    address: m.address,
+    kind: m.kind,
+    amount: m.amount,
+    balanceAfter: updated.balance,
+    ref: m.ref,
+    meta,
+    prevHash: head.hash,
+  };
+  const hash = ledgerRowHash(fields);
+  db.stmt(`INSERT INTO ledger (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    fields.seq,
+    fields.createdAt,
+    fields.address,
+    fields.kind,
+    fields.amount,
+    fields.balanceAfter,
+    fields.ref,
+    fields.meta,
+    fields.prevHash,
+    hash,
+  );
+  return { entry: { ...fields, hash }, replayed: false };
+}
+
+export interface LedgerFilter {
+  address?: string;
+  ref?: string;
+  kind?: string;
+  /** Inclusive lower bound, ms since epoch. */
+  since?: number;
+  /** Exclusive upper bound, ms since epoch. */
+  until?: number;
+  /** Return rows with seq greater than this (paging). */
+  afterSeq?: number;
+  limit: number;
+}
+
+/** Rows matching every given criterion, oldest first. */
+export function queryLedger(db: Db, f: LedgerFilter): LedgerEntry[] {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (f.address !== undefined) (where.push('address = ?'), args.push(f.address));
+  if (f.ref !== undefined) (where.push('ref = ?'), args.push(f.ref));
+  if (f.kind !== undefined) (where.push('kind = ?'), args.push(f.kind));
+  if (f.since !== undefined) (where.push('created_at >= ?'), args.push(f.since));
+  if (f.until !== undefined) (where.push('created_at < ?'), args.push(f.until));
+  if (f.afterSeq !== undefined) (where.push('seq > ?'), args.push(f.afterSeq));
+  const sql = `SELECT ${COLUMNS} FROM ledger ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
+  return (db.raw.prepare(sql).all(...args, f.limit) as LedgerRow[]).map(toEntry);
+}
+
+export function ledgerKinds(db: Db): { kind: string; sign: number; description: string }[] {
+  return db.stmt('SELECT kind, sign, description FROM ledger_kinds ORDER BY kind').all() as { kind: string; sign: number; description: string }[];
+}
+
+/** Every ledger row in chain order, streamed (for the integrity check). */
+export function iterateLedger(db: Db): IterableIterator<LedgerEntry> {
+  const it = db.raw.prepare(`SELECT ${COLUMNS} FROM ledger ORDER BY seq`).iterate() as IterableIterator<LedgerRow>;
+  return (function* () {
+    for (const row of it) yield toEntry(row);
+  })();
+}
+
+/** Every account with its stored balance and the sum of its ledger rows; includes orphan rows. */
+export function balancesAgainstLedger(db: Db): { address: string; balance: number | null; ledgerSum: number; rows: number }[] {
+  return db
+    .stmt(
+      `SELECT u.address AS address, u.balance AS balance, COALESCE(l.total, 0) AS ledgerSum, COALESCE(l.n, 0) AS rows
+         FROM users u LEFT JOIN (SELECT address, SUM(amount) AS total, COUNT(*) AS n FROM ledger GROUP BY address) l
+           ON l.address = u.address
+       UNION ALL
+       SELECT l.address, NULL, SUM(l.amount), COUNT(*) FROM ledger l
+        WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.address = l.address) GROUP BY l.address`,
+    )
+    .all() as { address: string; balance: number | null; ledgerSum: number; rows: number }[];
+}

@@ -1,0 +1,39 @@
+/**
+ * Start-up helpers every process shares: config (exit 78 with every problem listed), root logger,
+ * masked config log line, database open + schema check.
+ */
+import { ConfigError, loadConfig, maskedConfig, type Config } from './config.js';
+import { openDb, type Db } from './db/database.js';
+import { migrationStatus } from './db/migrate.js';
+import { createLogger, type Logger } from './logger.js';
+
+/** EX_CONFIG from sysexits.h: supervisors show it as a configuration error, not a crash. */
+export const EXIT_CONFIG = 78;
+
+export function bootConfig(service: string, env: NodeJS.ProcessEnv = process.env): { config: Config; log: Logger } {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`tapstack ${service}: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+  const log = createLogger({ service, level: config.logLevel });
+  log.info({ config: maskedConfig(config) }, 'configuration loaded');
+  return { config, log };
+}
+
+/** Open the primary database and refuse to run on a schema that is not exactly current. */
+export function openPrimaryDb(config: Config, log: Logger): Db {
+  const db = openDb(config.dbFile, { synchronous: config.sqlite.synchronous });
+  const status = migrationStatus(db);
+  if (status.current !== status.latest) {
+    db.close();
+    log.fatal({ current: status.current, latest: status.latest }, 'database schema is not current: run `tapstack migrate` first');
+    process.exit(1);
+  }
+  return db;
+}
