@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerAccount } from './commands/account.command.js';
+import { registerConfig } from './commands/config.command.js';
 import { registerIntegrity } from './commands/integrity.command.js';
 import { registerLedger } from './commands/ledger.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
@@ -18,6 +19,7 @@ registerAccount(program, ctx);
 registerLedger(program, ctx);
 registerIntegrity(program, ctx);
 registerMigrate(program, ctx);
+registerConfig(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

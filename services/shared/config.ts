@@ -103,7 +103,7 @@ export class ConfigError extends Error {
 }
 
 /** Env vars read by scripts and entrypoints rather than by the processes; known, so not typos. */
-const SCRIPT_VARS = new Set(['TAPSTACK_HOME', 'TAPSTACK_RUN_DIR', 'TAPSTACK_TEST_KEEP']);
+const SCRIPT_VARS = new Set(['TAPSTACK_HOME', 'TAPSTACK_RUN_DIR']);
 
 /** Build the frozen config from an environment; throws ConfigError listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}): Config {

@@ -1,0 +1,85 @@
+/**
+ * The API wired exactly as main.ts does, in-process, on a loopback port, against a real Redis and
+ * a real SQLite file. `now` can be moved to test clock-dependent rules.
+ */
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { createApp } from '../../services/api/app.js';
+import { loadConfig, type Config } from '../../services/shared/config.js';
+import { openDb, type Db } from '../../services/shared/db/database.js';
+import { migrate } from '../../services/shared/db/migrate.js';
+import { createLogger } from '../../services/shared/logger.js';
+import { createMetrics } from '../../services/shared/metrics.js';
+import { createRedis, type Redis } from '../../services/shared/redis.js';
+import { createSessionStore } from '../../services/shared/sessions.js';
+import { tempDir, testEnv } from './env.js';
+import type { TestRedis } from './redis-server.js';
+
+export interface TestApi {
+  base: string;
+  config: Config;
+  db: Db;
+  redis: Redis;
+  clock: { offsetMs: number };
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startApi(testRedis: TestRedis, extra: Record<string, string> = {}): Promise<TestApi> {
+  const dataDir = tempDir();
+  const config = loadConfig(testEnv({ dataDir, redis: testRedis, extra: { TAPSTACK_PUBLIC_ORIGIN: 'https://tapstack.test', ...extra } }));
+  const log = createLogger({ service: 'api-test', level: 'silent' });
+  const db = openDb(config.dbFile, { synchronous: 'NORMAL' });
+  migrate(db);
+  const redis = createRedis(config, log, 'api-test');
+  const clock = { offsetMs: 0 };
+  const app = createApp({
+    config,
+    log,
+    db,
+    redis,
+    metrics: createMetrics('api'),
+    sessions: createSessionStore(redis, config.session.ttlSeconds),
+    now: () => Date.now() + clock.offsetMs,
+  });
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    config,
+    db,
+    redis,
+    clock,
+    dataDir,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      redis.disconnect();
+      db.close();
+    },
+  };
+}
+
+/** POST JSON (or a raw string body) and return status + parsed body. */
+export async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(base + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as any) : undefined };
+}
+
+export async function get(base: string, path: string, headers: Record<string, string> = {}) {
+  const res = await fetch(base + path, { headers });
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* metrics are text */
+  }
+  return { status: res.status, headers: res.headers, body };
+}
