@@ -23,7 +23,9 @@ export function createApp(deps: ApiDeps): Koa {
   app.use(jsonBody());
   for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter }), meRoutes(deps)]) {
     app.use(router.routes());
-    app.use(router.allowedMethods({ throw: true }));
+    // Not `throw: true`: the thrown error would lose the Allow header a 405 must carry;
+    // errorsAndLogging turns the bodiless 405/501 into the error envelope instead.
+    app.use(router.allowedMethods());
   }
   return app;
 }

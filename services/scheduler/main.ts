@@ -6,7 +6,8 @@ import { createMetrics } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
 import { bootConfig, openPrimaryDb } from '../shared/service.js';
 import { createIntegrityJob } from './integrity-job.js';
-import { createProbeHandler } from './probe-server.js';
+import { createProbeHandler } from '../shared/probe-server.js';
+import { checkReadiness } from '../shared/readiness.js';
 
 const { config, log } = bootConfig('scheduler');
 const lifecycle = createLifecycle(log, config.shutdownTimeoutMs);
@@ -21,7 +22,8 @@ await integrity.restore();
 const task = cron.schedule(config.integrityCron, () => integrity.run(), { timezone: 'UTC', noOverlap: true, name: 'integrity' });
 log.info({ cron: config.integrityCron, next: task.getNextRun() }, 'integrity check scheduled');
 
-const server = createServer(createProbeHandler({ db, redis, metrics, now: Date.now, service: 'scheduler' }));
+const ready = () => checkReadiness({ db, redis, now: Date.now, service: 'scheduler' });
+const server = createServer(createProbeHandler({ metrics, ready }));
 server.listen(config.scheduler.port, config.scheduler.host, () => log.info({ address: server.address() }, 'scheduler probe listening'));
 
 lifecycle.onShutdown('stop cron', () => task.stop());

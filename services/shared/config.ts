@@ -62,11 +62,48 @@ export const CONFIG_SPEC = {
   demoMode: v({ env: 'TAPSTACK_DEMO_MODE', doc: 'Grant TAPSTACK_DEMO_GRANT to every new wallet at first sign-in (a ledger row).', schema: bool, default: 'false' }),
   demoGrant: v({ env: 'TAPSTACK_DEMO_GRANT', doc: 'Demo starting balance in currency units, e.g. 1000 or 12.50.', schema: z.string().regex(/^\d+(\.\d+)?$/), default: '1000' }),
   integrityCron: v({ env: 'TAPSTACK_INTEGRITY_CRON', doc: 'Cron expression (UTC) of the scheduled ledger integrity check.', schema: z.string().refine((c) => validCron(c), 'not a valid cron expression'), default: '17 3 * * *' }),
-  schedulerHost: v({ env: 'TAPSTACK_SCHEDULER_HOST', doc: 'Address of the scheduler health/metrics listener.', schema: z.string().min(1), default: '127.0.0.1' }),
   schedulerPort: v({ env: 'TAPSTACK_SCHEDULER_PORT', doc: 'Port of the scheduler health/metrics listener.', schema: port, default: '9464' }),
+  feedSources: v({
+    env: 'TAPSTACK_FEED_SOURCES',
+    doc: 'Comma-separated price sources combined by median: synthetic (offline default), coinbase, binance, kraken.',
+    schema: z.string().regex(/^(synthetic|coinbase|binance|kraken)(,(synthetic|coinbase|binance|kraken))*$/, 'comma-separated list of synthetic, coinbase, binance, kraken').transform((s) => [...new Set(s.split(','))] as FeedSourceName[]),
+    default: 'synthetic',
+  }),
+  feedRecordFile: v({ env: 'TAPSTACK_FEED_RECORD_FILE', doc: 'If set, append every raw feed message to this file (one JSON line each) for replay.', schema: z.string(), default: '' }),
+  feedMinSources: v({ env: 'TAPSTACK_FEED_MIN_SOURCES', doc: 'Sources that must agree before a median price is published.', schema: posInt, default: '1' }),
+  feedMaxDeviationBps: v({ env: 'TAPSTACK_FEED_MAX_DEVIATION_BPS', doc: 'A source further than this (basis points) from the median is rejected as an outlier.', schema: posInt, default: '50' }),
+  feedSourceStaleMs: v({ env: 'TAPSTACK_FEED_SOURCE_STALE_MS', doc: 'A source price older than this no longer counts toward the median.', schema: posInt, default: '5000' }),
+  syntheticStartPrice: v({ env: 'TAPSTACK_SYNTHETIC_START_PRICE', doc: 'Synthetic source: starting BTC price in USD.', schema: z.string().regex(/^\d+(\.\d{1,2})?$/), default: '100000' }),
+  syntheticSigmaAnnual: v({ env: 'TAPSTACK_SYNTHETIC_SIGMA_ANNUAL', doc: 'Synthetic source: annualised volatility (0.5 = 50 %).', schema: z.coerce.number().positive().max(10), default: '0.5' }),
+  syntheticTickMs: v({ env: 'TAPSTACK_SYNTHETIC_TICK_MS', doc: 'Synthetic source: milliseconds between ticks.', schema: posInt.min(10).max(10_000), default: '250' }),
+  syntheticSeed: v({ env: 'TAPSTACK_SYNTHETIC_SEED', doc: 'Synthetic source: PRNG seed (empty = random per start).', schema: z.string().regex(/^\d*$/), default: '' }),
+  breakerStaleSeconds: v({ env: 'TAPSTACK_BREAKER_STALE_SECONDS', doc: 'A price older than this opens the circuit breaker (taps refused).', schema: posInt, default: '10' }),
+  breakerRecoverySeconds: v({ env: 'TAPSTACK_BREAKER_RECOVERY_SECONDS', doc: 'Continuously fresh prices needed before the breaker closes again.', schema: posInt, default: '30' }),
+  tickRetentionDays: v({ env: 'TAPSTACK_TICK_RETENTION_DAYS', doc: 'Days of settlement ticks kept in Redis.', schema: posInt.max(60), default: '7' }),
+  gridRows: v({ env: 'TAPSTACK_GRID_ROWS', doc: 'Price bands in the grid.', schema: posInt.max(40), default: '10' }),
+  gridRowHeight: v({ env: 'TAPSTACK_GRID_ROW_HEIGHT', doc: 'Height of a price band in USD.', schema: z.string().regex(/^\d+(\.\d{1,2})?$/), default: '10' }),
+  gridColumns: v({ env: 'TAPSTACK_GRID_COLUMNS', doc: 'Time windows in the grid.', schema: posInt.max(40), default: '8' }),
+  gridColumnSeconds: v({ env: 'TAPSTACK_GRID_COLUMN_SECONDS', doc: 'Length of a time window in seconds.', schema: posInt.max(3600), default: '5' }),
+  gridLockSeconds: v({ env: 'TAPSTACK_GRID_LOCK_SECONDS', doc: 'Windows starting sooner than this are locked (no taps).', schema: z.coerce.number().int().min(0).max(3600), default: '5' }),
+  quoteHz: v({ env: 'TAPSTACK_QUOTE_HZ', doc: 'Grid re-quotes per second (1-4).', schema: z.coerce.number().min(1).max(4), default: '2' }),
+  quoteTtlMs: v({ env: 'TAPSTACK_QUOTE_TTL_MS', doc: 'How long a quote is valid for placing a bet.', schema: posInt.min(250).max(60_000), default: '2000' }),
+  houseEdge: v({ env: 'TAPSTACK_HOUSE_EDGE', doc: 'House edge per unit staked, e.g. 0.05 = 5 %.', schema: z.coerce.number().min(0).max(0.5), default: '0.05' }),
+  multiplierMin: v({ env: 'TAPSTACK_MULTIPLIER_MIN', doc: 'Smallest multiplier offered; cells where it would favour the player are disabled.', schema: z.string().regex(/^\d+(\.\d{1,2})?$/), default: '1.01' }),
+  multiplierMax: v({ env: 'TAPSTACK_MULTIPLIER_MAX', doc: 'Largest multiplier offered.', schema: z.string().regex(/^\d+(\.\d{1,2})?$/), default: '100' }),
+  volHalfLifeSeconds: v({ env: 'TAPSTACK_VOL_HALF_LIFE_SECONDS', doc: 'Half-life of the EWMA volatility estimate.', schema: posInt, default: '300' }),
+  volFloorAnnual: v({ env: 'TAPSTACK_VOL_FLOOR_ANNUAL', doc: 'Lowest annualised volatility used for pricing.', schema: z.coerce.number().positive(), default: '0.2' }),
+  volCapAnnual: v({ env: 'TAPSTACK_VOL_CAP_ANNUAL', doc: 'Highest annualised volatility used for pricing.', schema: z.coerce.number().positive(), default: '3' }),
+  volInitialAnnual: v({ env: 'TAPSTACK_VOL_INITIAL_ANNUAL', doc: 'Annualised volatility assumed until enough 1-s returns are seen.', schema: z.coerce.number().positive(), default: '0.5' }),
+  realtimeHost: v({ env: 'TAPSTACK_REALTIME_HOST', doc: 'Address the realtime (socket.io) service listens on.', schema: z.string().min(1), default: '127.0.0.1' }),
+  realtimePort: v({ env: 'TAPSTACK_REALTIME_PORT', doc: 'Port of the realtime (socket.io) service.', schema: port, default: '8081' }),
+  ingestPort: v({ env: 'TAPSTACK_INGEST_PORT', doc: 'Port of the ingest process health/metrics listener.', schema: port, default: '9465' }),
+  quoterPort: v({ env: 'TAPSTACK_QUOTER_PORT', doc: 'Port of the quoter process health/metrics listener.', schema: port, default: '9466' }),
+  workerHost: v({ env: 'TAPSTACK_WORKER_HOST', doc: 'Address the worker health/metrics listeners bind to.', schema: z.string().min(1), default: '127.0.0.1' }),
   logLevel: v({ env: 'TAPSTACK_LOG_LEVEL', doc: 'pino log level.', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' }),
   shutdownTimeoutMs: v({ env: 'TAPSTACK_SHUTDOWN_TIMEOUT_MS', doc: 'Longest graceful shutdown before a forced exit.', schema: posInt, default: '10000' }),
 } as const;
+
+export type FeedSourceName = 'synthetic' | 'coinbase' | 'binance' | 'kraken';
 
 type Spec = typeof CONFIG_SPEC;
 type Raw = { [K in keyof Spec]: z.output<Spec[K]['schema']> };
@@ -91,6 +128,21 @@ export interface Config {
   readonly demo: { readonly enabled: boolean; readonly grant: number };
   readonly integrityCron: string;
   readonly scheduler: { readonly host: string; readonly port: number };
+  readonly feed: {
+    readonly sources: readonly FeedSourceName[];
+    readonly recordFile: string;
+    readonly minSources: number;
+    readonly maxDeviationBps: number;
+    readonly sourceStaleMs: number;
+    readonly synthetic: { readonly startPriceCents: number; readonly sigmaAnnual: number; readonly tickMs: number; readonly seed: number | undefined };
+  };
+  readonly breaker: { readonly staleAfterMs: number; readonly recoveryMs: number };
+  readonly tickRetentionMs: number;
+  readonly grid: { readonly rows: number; readonly rowHeightCents: number; readonly columns: number; readonly columnSeconds: number; readonly lockSeconds: number };
+  readonly quotes: { readonly hz: number; readonly ttlMs: number; readonly edge: number; readonly minMultiplierCents: number; readonly maxMultiplierCents: number };
+  readonly volatility: { readonly halfLifeSeconds: number; readonly floorAnnual: number; readonly capAnnual: number; readonly initialAnnual: number };
+  readonly realtime: { readonly host: string; readonly port: number };
+  readonly workers: { readonly host: string; readonly ingestPort: number; readonly quoterPort: number };
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
 }
@@ -157,6 +209,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
       problems.push(`TAPSTACK_DEMO_GRANT=${JSON.stringify(r.demoGrant)}: ${(err as Error).message}`);
     }
   }
+  if (problems.length === 0) {
+    const r = raw as Raw;
+    if (parseAmount(r.multiplierMin, 2) < 100) problems.push('TAPSTACK_MULTIPLIER_MIN must be at least 1.00');
+    if (parseAmount(r.multiplierMin, 2) > parseAmount(r.multiplierMax, 2)) problems.push('TAPSTACK_MULTIPLIER_MIN must not exceed TAPSTACK_MULTIPLIER_MAX');
+    if (r.volFloorAnnual > r.volCapAnnual) problems.push('TAPSTACK_VOL_FLOOR_ANNUAL must not exceed TAPSTACK_VOL_CAP_ANNUAL');
+    if (r.volInitialAnnual < r.volFloorAnnual || r.volInitialAnnual > r.volCapAnnual) problems.push('TAPSTACK_VOL_INITIAL_ANNUAL must lie between the floor and the cap');
+    if (r.feedMinSources > r.feedSources.length) problems.push(`TAPSTACK_FEED_MIN_SOURCES=${r.feedMinSources} exceeds the ${r.feedSources.length} configured source(s)`);
+    if (parseAmount(r.gridRowHeight, 2) === 0) problems.push('TAPSTACK_GRID_ROW_HEIGHT must be positive');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const r = raw as Raw;
@@ -181,7 +242,27 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
     currency: { code: r.currencyCode, decimals: r.currencyDecimals },
     demo: { enabled: r.demoMode, grant: demoGrant },
     integrityCron: r.integrityCron,
-    scheduler: { host: r.schedulerHost, port: r.schedulerPort },
+    scheduler: { host: r.workerHost, port: r.schedulerPort },
+    feed: {
+      sources: r.feedSources,
+      recordFile: r.feedRecordFile ? path.resolve(opts.cwd ?? process.cwd(), r.feedRecordFile) : '',
+      minSources: r.feedMinSources,
+      maxDeviationBps: r.feedMaxDeviationBps,
+      sourceStaleMs: r.feedSourceStaleMs,
+      synthetic: {
+        startPriceCents: parseAmount(r.syntheticStartPrice, 2),
+        sigmaAnnual: r.syntheticSigmaAnnual,
+        tickMs: r.syntheticTickMs,
+        seed: r.syntheticSeed === '' ? undefined : Number(r.syntheticSeed),
+      },
+    },
+    breaker: { staleAfterMs: r.breakerStaleSeconds * 1000, recoveryMs: r.breakerRecoverySeconds * 1000 },
+    tickRetentionMs: r.tickRetentionDays * 86_400_000,
+    grid: { rows: r.gridRows, rowHeightCents: parseAmount(r.gridRowHeight, 2), columns: r.gridColumns, columnSeconds: r.gridColumnSeconds, lockSeconds: r.gridLockSeconds },
+    quotes: { hz: r.quoteHz, ttlMs: r.quoteTtlMs, edge: r.houseEdge, minMultiplierCents: parseAmount(r.multiplierMin, 2), maxMultiplierCents: parseAmount(r.multiplierMax, 2) },
+    volatility: { halfLifeSeconds: r.volHalfLifeSeconds, floorAnnual: r.volFloorAnnual, capAnnual: r.volCapAnnual, initialAnnual: r.volInitialAnnual },
+    realtime: { host: r.realtimeHost, port: r.realtimePort },
+    workers: { host: r.workerHost, ingestPort: r.ingestPort, quoterPort: r.quoterPort },
     logLevel: r.logLevel,
     shutdownTimeoutMs: r.shutdownTimeoutMs,
   };

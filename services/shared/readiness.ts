@@ -26,12 +26,7 @@ export async function checkReadiness(deps: { db: Db; redis: Redis; now: () => nu
   } catch (err) {
     checks.sqlite = { ok: false, error: (err as Error).message };
   }
-  try {
-    const pong = await withTimeout(deps.redis.ping(), 1000);
-    checks.redis = { ok: pong === 'PONG' };
-  } catch (err) {
-    checks.redis = { ok: false, error: (err as Error).message };
-  }
+  checks.redis = await redisCheck(deps.redis);
   try {
     const m = migrationStatus(deps.db);
     checks.migrations = { ok: m.current === m.latest, current: m.current, latest: m.latest };
@@ -41,7 +36,17 @@ export async function checkReadiness(deps: { db: Db; redis: Redis; now: () => nu
   return { ok: Object.values(checks).every((c) => c.ok), checks };
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+/** Redis answers PING within a second. */
+export async function redisCheck(redis: Redis): Promise<Check> {
+  try {
+    return { ok: (await withTimeout(redis.ping(), 1000)) === 'PONG' };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+/** Reject if `p` does not settle within `ms`. */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
     p.then(

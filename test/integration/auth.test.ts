@@ -164,6 +164,16 @@ test('logout of one session leaves the other sessions of the wallet alive', asyn
   t.is((await get(api.base, '/api/me', bearer(b))).status, 200);
 });
 
+test('a session past its TTL is session-expired, and its cookie says so', async (t) => {
+  const shortSession = await extraApi({ TAPSTACK_SESSION_TTL_SECONDS: '1', TAPSTACK_AUTH_RATE_IP_PER_MINUTE: '1000' });
+  const r = await tryLogin(shortSession, randomWallet());
+  t.is(r.status, 200, JSON.stringify(r.body));
+  t.is(r.body.expiresInSeconds, 1);
+  t.true((r.headers.get('set-cookie') ?? '').includes('Max-Age=1;'));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assertError(t, await get(shortSession.base, '/api/me', bearer(r.body.token)), 401, 'session-expired');
+});
+
 test('logout without a session is a harmless 204', async (t) => {
   t.is((await post(api.base, '/api/auth/logout', {})).status, 204);
 });
@@ -190,6 +200,13 @@ test('replaying the same message and signature is refused as nonce-reused', asyn
   const { message, signature } = await signedLogin(api.base, randomWallet());
   t.is((await verify(api, message, signature)).status, 200);
   assertError(t, await verify(api, message, signature), 401, 'nonce-reused');
+});
+
+test('the same signed message sent five times at once signs in exactly once', async (t) => {
+  const { message, signature } = await signedLogin(api.base, randomWallet());
+  const results = await Promise.all(Array.from({ length: 5 }, () => verify(api, message, signature)));
+  t.is(results.filter((r) => r.status === 200).length, 1, JSON.stringify(results.map((r) => r.body)));
+  for (const r of results.filter((x) => x.status !== 200)) assertError(t, r, 401, 'nonce-reused');
 });
 
 test('a new message signed with an already used nonce is nonce-reused', async (t) => {
@@ -274,16 +291,27 @@ test('a scheme other than the public origin\'s is scheme-mismatch; the matching 
   t.is(ok.status, 200, JSON.stringify(ok.body));
 });
 
-test('issuedAt more than 30 s from the server clock is issued-at-skew, either way', async (t) => {
-  assertError(t, await tryLogin(api, randomWallet(), { issuedAt: new Date(Date.now() - 31_000) }), 401, 'issued-at-skew');
-  assertError(t, await tryLogin(api, randomWallet(), { issuedAt: new Date(Date.now() + 31_000) }), 401, 'issued-at-skew');
-  assertError(t, await tryLogin(api, randomWallet(), { issuedAt: new Date(Date.now() - 3_600_000) }), 401, 'issued-at-skew');
+/** Sign in with issuedAt `offsetMs` from now, taken after the nonce round trip to keep the margin. */
+async function loginIssuedAt(a: TestApi, offsetMs: number) {
+  const wallet = randomWallet();
+  const nonce = await freshNonce(a);
+  const message = buildMessage(wallet, fields(nonce, { issuedAt: new Date(Date.now() + offsetMs) }));
+  return verify(a, message, await wallet.signMessage(message));
+}
+
+// Serial: the 1 s margins around the 30 s bound must not absorb the stalls of ~50 concurrent tests
+// (ava runs serial tests first, on their own).
+test.serial('issuedAt more than 30 s from the server clock is issued-at-skew, either way', async (t) => {
+  assertError(t, await loginIssuedAt(api, -31_000), 401, 'issued-at-skew');
+  assertError(t, await loginIssuedAt(api, 31_000), 401, 'issued-at-skew');
+  assertError(t, await loginIssuedAt(api, -3_600_000), 401, 'issued-at-skew');
+  assertError(t, await loginIssuedAt(api, 3_600_000), 401, 'issued-at-skew');
 });
 
-test('issuedAt 29 s from the server clock is accepted, either way', async (t) => {
-  const past = await tryLogin(api, randomWallet(), { issuedAt: new Date(Date.now() - 29_000) });
+test.serial('issuedAt 29 s from the server clock is accepted, either way', async (t) => {
+  const past = await loginIssuedAt(api, -29_000);
   t.is(past.status, 200, JSON.stringify(past.body));
-  const future = await tryLogin(api, randomWallet(), { issuedAt: new Date(Date.now() + 29_000) });
+  const future = await loginIssuedAt(api, 29_000);
   t.is(future.status, 200, JSON.stringify(future.body));
 });
 
@@ -444,6 +472,19 @@ test('demo mode grants the starting balance once, with exactly one ledger row', 
   t.is(me.body.balance, 5000);
 });
 
+test('concurrent first sign-ins of one wallet in demo mode grant once', async (t) => {
+  const demo = await extraApi({ TAPSTACK_DEMO_MODE: 'true', TAPSTACK_DEMO_GRANT: '50', TAPSTACK_AUTH_RATE_IP_PER_MINUTE: '1000' });
+  const wallet = randomWallet();
+  const logins = await Promise.all(Array.from({ length: 5 }, () => signedLogin(demo.base, wallet)));
+  const results = await Promise.all(logins.map((l) => verify(demo, l.message, l.signature)));
+  for (const r of results) {
+    t.is(r.status, 200, JSON.stringify(r.body));
+    t.is(r.body.balance, 5000);
+  }
+  const rows = demo.db.raw.prepare("SELECT COUNT(*) AS n FROM ledger WHERE address = ? AND kind = 'demo-grant'").get(wallet.address) as { n: number };
+  t.is(rows.n, 1);
+});
+
 test('without demo mode a first sign-in writes no ledger row', async (t) => {
   const wallet = randomWallet();
   t.is((await tryLogin(api, wallet)).status, 200);
@@ -549,11 +590,14 @@ test('with Redis down the API reports not-ready and fails sign-in cleanly, then 
     t.false(notReady.body.checks.redis.ok);
     t.true(notReady.body.checks.sqlite.ok);
 
-    for (const res of [
-      await post(a.base, '/api/auth/nonce', {}),
-      await verify(a, pending.message, pending.signature),
-      await get(a.base, '/api/me', bearer(token)),
-    ]) {
+    // Concurrently: each waits for the Redis client to give up (a few seconds of reconnect backoff).
+    const outage = await Promise.all([
+      post(a.base, '/api/auth/nonce', {}),
+      verify(a, pending.message, pending.signature),
+      get(a.base, '/api/me', bearer(token)),
+      get(a.base, '/api/me', cookieHeader(token)),
+    ]);
+    for (const res of outage) {
       t.true(res.status === 500 || res.status === 503, `status ${res.status} ${JSON.stringify(res.body)}`);
       assertCleanError(t, res);
     }

@@ -2,20 +2,30 @@
 import { bodyParser } from '@koa/bodyparser';
 import type Koa from 'koa';
 import type { z } from 'zod';
-import { badRequest } from '../../shared/errors.js';
+import { AppError, badRequest } from '../../shared/errors.js';
+
+const JSON_LIMIT = '16kb';
 
 export const jsonBody = (): Koa.Middleware =>
   bodyParser({
     enableTypes: ['json'],
-    jsonLimit: '16kb',
+    jsonLimit: JSON_LIMIT,
     encoding: 'utf-8',
     onError: (err) => {
-      throw badRequest((err as { status?: number }).status === 413 ? 'body-too-large' : 'invalid-json', 'request body is not valid JSON (or too large)');
+      if ((err as { status?: number }).status === 413) throw new AppError(413, 'body-too-large', `request body is larger than ${JSON_LIMIT}`);
+      throw badRequest('invalid-json', 'request body is not valid JSON');
     },
   });
 
-/** Validate `ctx.request.body` against a schema or throw `invalid-body` listing the problems. */
+/**
+ * Validate `ctx.request.body` against a schema or throw `invalid-body` listing the problems.
+ * A body sent in another format was never parsed: refuse it as such (415) rather than report
+ * every field as missing.
+ */
 export function validBody<S extends z.ZodType>(ctx: Koa.Context, schema: S): z.output<S> {
+  if (ctx.request.is('json', '+json') === false) {
+    throw new AppError(415, 'unsupported-media-type', 'send the request body as application/json');
+  }
   const body = (ctx.request as unknown as { body?: unknown }).body;
   const parsed = schema.safeParse(body ?? {});
   if (!parsed.success) {

@@ -16,9 +16,8 @@ export function errorsAndLogging(deps: Pick<ApiDeps, 'log' | 'metrics'>): Koa.Mi
     ctx.set('X-Request-Id', requestId);
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError(404, 'not-found', `no route for ${ctx.method} ${ctx.path}`);
-      }
+      // Nothing answered (Koa's default 404), or a router answered 405/501 with just an Allow header.
+      if (ctx.body === undefined && ctx.status >= 400) throw unanswered(ctx);
     } catch (err) {
       const e = toAppError(err);
       ctx.status = e.status;
@@ -33,6 +32,13 @@ export function errorsAndLogging(deps: Pick<ApiDeps, 'log' | 'metrics'>): Koa.Mi
       ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000), ip: ctx.ip }, 'request');
     }
   };
+}
+
+function unanswered(ctx: Koa.Context): AppError {
+  if (ctx.status === 404) return new AppError(404, 'not-found', `no route for ${ctx.method} ${ctx.path}`);
+  const allowed = ctx.response.get('Allow');
+  const why = allowed ? `${ctx.method} is not allowed on ${ctx.path} (allowed: ${allowed})` : `${ctx.method} ${ctx.path} failed`;
+  return new AppError(ctx.status, HTTP_CODES[ctx.status] ?? 'bad-request', why);
 }
 
 function toAppError(err: unknown): AppError {

@@ -1,11 +1,12 @@
-/** Minimal HTTP probe for worker processes: /healthz, /readyz, /metrics (no framework needed). */
+/**
+ * Minimal HTTP probe for worker processes: /healthz (alive), /readyz (the process's own readiness
+ * check), /metrics. Used by healthchecks/ and Prometheus; no framework needed.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Db } from '../shared/db/database.js';
-import type { Metrics } from '../shared/metrics.js';
-import { checkReadiness } from '../shared/readiness.js';
-import type { Redis } from '../shared/redis.js';
+import type { Metrics } from './metrics.js';
+import type { Readiness } from './readiness.js';
 
-export function createProbeHandler(deps: { db: Db; redis: Redis; metrics: Metrics; now: () => number; service: string }) {
+export function createProbeHandler(deps: { metrics: Pick<Metrics, 'registry'>; ready: () => Promise<Readiness> }) {
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
@@ -17,7 +18,7 @@ export function createProbeHandler(deps: { db: Db; redis: Redis; metrics: Metric
         case '/healthz':
           return json(res, 200, { status: 'ok' });
         case '/readyz': {
-          const r = await checkReadiness(deps);
+          const r = await deps.ready();
           return json(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not-ready', checks: r.checks });
         }
         case '/metrics':

@@ -1,0 +1,25 @@
+/** Realtime process: socket.io streams of prices, quotes, breaker state and per-player events. */
+import { channels } from '../shared/channels.js';
+import { createLifecycle } from '../shared/lifecycle.js';
+import { createMetrics } from '../shared/metrics.js';
+import { createRedis } from '../shared/redis.js';
+import { bootConfig } from '../shared/service.js';
+import { createSessionStore } from '../shared/sessions.js';
+import { createRealtime } from './server.js';
+
+const { config, log } = bootConfig('realtime');
+const lifecycle = createLifecycle(log, config.shutdownTimeoutMs);
+lifecycle.installSignalHandlers();
+
+const redis = createRedis(config, log, 'realtime');
+const subscriber = createRedis(config, log, 'realtime-sub');
+const metrics = createMetrics('realtime');
+const sessions = createSessionStore(redis, config.session.ttlSeconds);
+const realtime = createRealtime({ config, log, redis, subscriber, sessions, metrics, channels: channels(config.redis.prefix), now: Date.now });
+realtime.http.listen(config.realtime.port, config.realtime.host, () => log.info({ address: realtime.http.address() }, 'realtime listening'));
+
+lifecycle.onShutdown('close sockets', () => realtime.close());
+lifecycle.onShutdown('close redis', async () => {
+  await subscriber.quit();
+  await redis.quit();
+});

@@ -1,0 +1,133 @@
+/**
+ * The realtime service: socket.io streams prices, grid quotes and breaker changes to every client,
+ * and per-player events to the room `user:<address>` of a signed-in socket. A socket signs in
+ * with the session of the trading core (cookie, or `auth.token` in the handshake); anonymous
+ * sockets get the public streams only. Redis pub/sub feeds it; ioredis re-subscribes by itself
+ * after a Redis restart.
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import { Server } from 'socket.io';
+import { z } from 'zod';
+import type { Channels } from '../shared/channels.js';
+import type { Config } from '../shared/config.js';
+import { unauthorized } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { Metrics } from '../shared/metrics.js';
+import { createProbeHandler } from '../shared/probe-server.js';
+import { redisCheck } from '../shared/readiness.js';
+import type { Redis } from '../shared/redis.js';
+import type { SessionStore } from '../shared/sessions.js';
+import { CURRENT_QUOTE_KEY } from '../shared/market/quote-store.js';
+import { readBreaker } from '../shared/market/breaker-store.js';
+import { createTickStore } from '../shared/market/tick-store.js';
+import { handle } from './envelope.js';
+import { Gauge, Counter } from 'prom-client';
+
+export interface RealtimeDeps {
+  config: Config;
+  log: Logger;
+  redis: Redis;
+  subscriber: Redis;
+  sessions: SessionStore;
+  metrics: Metrics;
+  channels: Channels;
+  now: () => number;
+}
+
+export const userRoom = (address: string) => `user:${address}`;
+
+export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Server; close(): Promise<void> } {
+  const log = deps.log.child({ module: 'realtime' });
+  const registers = [deps.metrics.registry];
+  const connected = new Gauge({ name: 'tapstack_realtime_sockets', help: 'Connected sockets', labelNames: ['kind'], registers });
+  const emitted = new Counter({ name: 'tapstack_realtime_events_total', help: 'Events pushed to clients', labelNames: ['event'], registers });
+
+  const probe = createProbeHandler({
+    metrics: deps.metrics,
+    ready: async () => {
+      const checks = { redis: await redisCheck(deps.redis), subscriber: { ok: deps.subscriber.status === 'ready' } };
+      return { ok: checks.redis.ok && checks.subscriber.ok, checks };
+    },
+  });
+  const http = createServer((req, res) => {
+    // socket.io handles its own path; everything else is the probe.
+    if (!req.url?.startsWith('/socket.io')) probe(req, res);
+  });
+  const io = new Server(http, { serveClient: false, cors: { origin: deps.config.publicOrigin, credentials: true }, pingInterval: 20_000, pingTimeout: 20_000, maxHttpBufferSize: 16_384 });
+  const ticks = createTickStore(deps.redis, { retentionMs: deps.config.tickRetentionMs, now: deps.now, channel: deps.channels.ticks });
+
+  io.use((socket, next) => {
+    const token = tokenOf(socket.handshake.auth, socket.handshake.headers.cookie, deps.config.session.cookieName);
+    if (!token) return next();
+    deps.sessions
+      .get(token)
+      .then((session) => {
+        if (!session) return next(Object.assign(new Error('session-expired'), { data: { code: 'session-expired' } }));
+        socket.data.address = session.address;
+        next();
+      })
+      .catch(() => next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable' } })));
+  });
+
+  io.on('connection', (socket) => {
+    const address = socket.data.address as string | undefined;
+    const kind = address ? 'signed-in' : 'anonymous';
+    connected.inc({ kind });
+    if (address) void socket.join(userRoom(address));
+    socket.on('disconnect', () => connected.dec({ kind }));
+
+    handle(socket, log, 'whoami', z.object({}).strict(), () => ({ address: address ?? null }));
+    handle(socket, log, 'snapshot', z.object({ sinceMs: z.number().int().nonnegative().optional() }).strict(), async ({ sinceMs }) => {
+      const now = deps.now();
+      const [quote, breaker, history] = await Promise.all([
+        deps.redis.get(CURRENT_QUOTE_KEY),
+        readBreaker(deps.redis, now, deps.config.breaker),
+        ticks.range(Math.max(sinceMs ?? now - 60_000, now - 10 * 60_000), now),
+      ]);
+      return { quote: quote ? JSON.parse(quote) : null, breaker, prices: history };
+    });
+    handle(socket, log, 'ping', z.object({}).passthrough(), () => ({ now: deps.now() }));
+    handle(socket, log, 'private', z.object({}).strict(), () => {
+      if (!address) throw unauthorized('not-signed-in', 'sign in first');
+      return { room: userRoom(address) };
+    });
+  });
+
+  const onMessage = (channel: string, message: string) => {
+    try {
+      const data = JSON.parse(message) as Record<string, unknown>;
+      if (channel === deps.channels.ticks) io.emit('price', data), emitted.inc({ event: 'price' });
+      else if (channel === deps.channels.quotes) io.emit('quote', data), emitted.inc({ event: 'quote' });
+      else if (channel === deps.channels.breaker) io.emit('breaker', data), emitted.inc({ event: 'breaker' });
+      else if (channel === deps.channels.userEvents && typeof data.address === 'string' && typeof data.event === 'string') {
+        io.to(userRoom(data.address)).emit(data.event, data.data);
+        emitted.inc({ event: data.event });
+      }
+    } catch (err) {
+      log.warn({ channel, err: (err as Error).message }, 'dropped a malformed pub/sub message');
+    }
+  };
+  deps.subscriber.on('message', onMessage);
+  void deps.subscriber.subscribe(deps.channels.ticks, deps.channels.quotes, deps.channels.breaker, deps.channels.userEvents).catch((err: Error) => {
+    log.error({ err: err.message }, 'subscribe failed; ioredis retries on reconnect');
+  });
+
+  return {
+    http,
+    io,
+    close: () =>
+      new Promise<void>((resolve) => {
+        deps.subscriber.off('message', onMessage);
+        void io.close(() => resolve());
+      }),
+  };
+}
+
+function tokenOf(auth: Record<string, unknown>, cookie: string | undefined, cookieName: string): string | undefined {
+  if (typeof auth.token === 'string' && auth.token) return auth.token;
+  for (const part of (cookie ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === cookieName) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}
