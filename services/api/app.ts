@@ -7,6 +7,7 @@ import { errorsAndLogging } from './middleware/errors.js';
 import { jsonBody } from './middleware/body.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { marketRoutes } from './routes/market.routes.js';
 import { meRoutes } from './routes/me.routes.js';
 
 export function createApp(deps: ApiDeps): Koa {
@@ -21,7 +22,7 @@ export function createApp(deps: ApiDeps): Koa {
 
   app.use(errorsAndLogging(deps));
   app.use(jsonBody());
-  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter }), meRoutes(deps)]) {
+  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter }), meRoutes(deps), marketRoutes(deps)]) {
     app.use(router.routes());
     // Not `throw: true`: the thrown error would lose the Allow header a 405 must carry;
     // errorsAndLogging turns the bodiless 405/501 into the error envelope instead.

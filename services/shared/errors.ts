@@ -6,7 +6,7 @@ export class AppError extends Error {
   readonly status: number;
   readonly code: string;
   readonly details: Record<string, unknown> | undefined;
-  /** Whether the message may be shown to the client (always true below 500). */
+  /** Whether the message may be shown to the client (below 500, and 503 which says "retry"). */
   readonly expose: boolean;
 
   constructor(status: number, code: string, message: string, details?: Record<string, unknown>) {
@@ -15,7 +15,7 @@ export class AppError extends Error {
     this.status = status;
     this.code = code;
     this.details = details;
-    this.expose = status < 500;
+    this.expose = status < 500 || status === 503;
   }
 }
 

@@ -40,8 +40,9 @@ export async function checkReadiness(deps: { db: Db; redis: Redis; now: () => nu
 export async function redisCheck(redis: Redis): Promise<Check> {
   try {
     return { ok: (await withTimeout(redis.ping(), 1000)) === 'PONG' };
-  } catch (err) {
-    return { ok: false, error: (err as Error).message };
+  } catch {
+    // Generic on purpose: /readyz is reachable from outside; the process log has the details.
+    return { ok: false, error: redis.status === 'ready' ? 'no answer' : `not connected (${redis.status})` };
   }
 }
 

@@ -11,8 +11,9 @@ export function createRedis(config: Config, log: Logger, name: string): Redis {
     keyPrefix: config.redis.prefix,
     connectionName: `tapstack-${name}`,
     enableAutoPipelining: true,
-    maxRetriesPerRequest: 2,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000) + Math.floor(Math.random() * 100),
+    // Fail a command fast while Redis is away (callers answer 503) instead of queueing it for long.
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000) + Math.floor(Math.random() * 100),
   });
   let down = false;
   redis.on('error', (err: Error) => {
@@ -24,4 +25,14 @@ export function createRedis(config: Config, log: Logger, name: string): Redis {
     down = false;
   });
   return redis;
+}
+
+/** True for errors that mean "Redis is not reachable right now" (answer 503, retry later). */
+export function isRedisUnavailable(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string } | undefined;
+  return (
+    e?.name === 'MaxRetriesPerRequestError' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'NR_CLOSED'].includes(e?.code ?? '') ||
+    /Connection is closed|Stream isn't writeable/.test(e?.message ?? '')
+  );
 }

@@ -40,6 +40,7 @@ export async function startRedis(): Promise<TestRedis> {
     await waitFor(async () => {
       if (c.exitCode !== null) throw new Error(`redis-server exited with ${c.exitCode}`);
       const r = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      r.on('error', () => undefined);
       try {
         await r.connect();
         return (await r.ping()) === 'PONG';

@@ -15,6 +15,7 @@ import { tempDir, testEnv } from '../helpers/env.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startProcess, type Proc } from '../helpers/process.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { get, startApi } from '../helpers/api.js';
 
 let redis: TestRedis;
 let env: Record<string, string>;
@@ -100,6 +101,32 @@ test.serial('prices and grid quotes stream to a socket.io client; the quote is t
   // Ticks are kept in the Redis stream for resolution.
   const stored = await createTickStore(client, { retentionMs: 86_400_000, now: Date.now, channel: 'unused' }).range(Date.now() - 60_000, Date.now());
   t.true(stored.length > 5);
+});
+
+test.serial('the API serves the current quote, the breaker, and shows it in /readyz details', async (t) => {
+  const api = await startApi(redis, { TAPSTACK_REDIS_PREFIX: env.TAPSTACK_REDIS_PREFIX as string });
+  t.teardown(() => api.stop());
+  const grid = await waitFor(async () => {
+    const r = await get(api.base, '/api/grid');
+    return r.status === 200 && r;
+  }, 'GET /api/grid');
+  t.regex(grid.body.quote.id, /^q\d+$/);
+  t.is(grid.body.quote.cells.length, 24);
+  t.true(Math.abs(grid.body.serverTime - Date.now()) < 5000);
+  const market = await get(api.base, '/api/market');
+  t.true(['open', 'closed'].includes(market.body.breaker.state));
+  const ready = await get(api.base, '/readyz');
+  t.is(ready.status, 200);
+  t.true(['open', 'closed'].includes(ready.body.details.breaker.state));
+
+  // Another installation (prefix) with no feed: a clear 503, not an empty grid.
+  const empty = await startApi(redis);
+  t.teardown(() => empty.stop());
+  const none = await get(empty.base, '/api/grid');
+  t.is(none.status, 503);
+  t.is(none.body.error.code, 'market-unavailable');
+  t.is(none.headers.get('retry-after'), '1');
+  t.is((await get(empty.base, '/api/market')).body.breaker.state, 'open');
 });
 
 test.serial('the breaker closes after continuously fresh prices', async (t) => {

@@ -16,8 +16,11 @@ export interface SiweDeps {
   config: Config;
   nonces: NonceStore;
   now: () => number;
-  /** Called once the message parsed, before the signature is checked (per-address rate limit). */
-  beforeVerify?: (address: string) => Promise<void>;
+  /**
+   * Called once the signature is proven, before the nonce is consumed (the per-address rate limit):
+   * only the key holder spends an address's budget, so nobody can lock another wallet out.
+   */
+  afterSignature?: (address: string) => Promise<void>;
 }
 
 const SIGNATURE_RE = /^0x[0-9a-fA-F]{130}$/;
@@ -39,8 +42,6 @@ export async function verifySiwe(deps: SiweDeps, message: string, signature: str
     throw badRequest('malformed-message', 'not a valid EIP-4361 Sign-In with Ethereum message');
   }
   if (!isChecksummed(parsed.address)) throw badRequest('address-not-checksummed', 'the address in the message must be EIP-55 checksummed');
-
-  await deps.beforeVerify?.(parsed.address);
 
   if (parsed.domain !== siwe.domain) {
     throw unauthorized('domain-mismatch', `message is for domain "${parsed.domain}", this service is "${siwe.domain}"`);
@@ -84,6 +85,8 @@ export async function verifySiwe(deps: SiweDeps, message: string, signature: str
     throw unauthorized('bad-signature', 'the signature is not valid');
   }
   if (recovered !== parsed.address) throw unauthorized('bad-signature', 'the signature was not made by the address in the message');
+
+  await deps.afterSignature?.(parsed.address);
 
   // Last, so a forged message cannot burn a legitimate client's nonce.
   const consumed = await deps.nonces.consume(parsed.nonce);

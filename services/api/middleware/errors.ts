@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import { AppError } from '../../shared/errors.js';
+import { isRedisUnavailable } from '../../shared/redis.js';
 import type { ApiDeps } from '../deps.js';
 
 export function errorsAndLogging(deps: Pick<ApiDeps, 'log' | 'metrics'>): Koa.Middleware {
@@ -43,6 +44,7 @@ function unanswered(ctx: Koa.Context): AppError {
 
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (isRedisUnavailable(err)) return new AppError(503, 'unavailable', 'temporarily unavailable; retry shortly', { retryAfterSeconds: 2 });
   const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string; type?: string };
   const status = e.status ?? e.statusCode;
   // Errors raised by Koa and the body parser (http-errors) carry a 4xx status.

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { z } from 'zod';
 import { onSignIn } from '../../shared/accounts.js';
-import { AppError } from '../../shared/errors.js';
+import { AppError, forbidden } from '../../shared/errors.js';
 import type { ApiDeps } from '../deps.js';
 import type { AuthLimiter } from '../auth/rate-limit.js';
 import type { NonceStore } from '../auth/nonces.js';
@@ -34,7 +34,7 @@ export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLi
       await deps.limiter.hitIp(ctx.ip);
       const body = validBody(ctx, VerifyBody);
       const address = await verifySiwe(
-        { config, nonces: deps.nonces, now: deps.now, beforeVerify: (a) => deps.limiter.hitAddress(a) },
+        { config, nonces: deps.nonces, now: deps.now, afterSignature: (a) => deps.limiter.hitAddress(a) },
         body.message,
         body.signature,
       );
@@ -62,6 +62,8 @@ export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLi
 
   router.post('/logout', async (ctx) => {
     const found = sessionToken(ctx, config.session.cookieName);
+    const origin = ctx.get('Origin');
+    if (found?.via === 'cookie' && origin && origin !== config.publicOrigin) throw forbidden('cross-origin', 'request from a foreign origin refused');
     if (found) await deps.sessions.destroy(found.token);
     ctx.set('Set-Cookie', cookie('', 0));
     ctx.status = 204;

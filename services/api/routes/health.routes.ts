@@ -1,5 +1,6 @@
 /** Liveness, readiness and metrics. */
 import Router from '@koa/router';
+import { readBreaker } from '../../shared/market/breaker-store.js';
 import { checkReadiness } from '../../shared/readiness.js';
 import type { ApiDeps } from '../deps.js';
 
@@ -12,7 +13,9 @@ export function healthRoutes(deps: ApiDeps): Router {
     const r = await checkReadiness({ ...deps, service: 'api' });
     ctx.status = r.ok ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { status: r.ok ? 'ready' : 'not-ready', checks: r.checks };
+    // The breaker is information, not readiness: the API serves (and refuses taps) while it is open.
+    const breaker = r.checks.redis?.ok ? await readBreaker(deps.redis, deps.now(), deps.config.breaker).catch(() => undefined) : undefined;
+    ctx.body = { status: r.ok ? 'ready' : 'not-ready', checks: r.checks, details: { breaker: breaker ?? null } };
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = deps.metrics.registry.contentType;

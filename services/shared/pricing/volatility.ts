@@ -7,10 +7,14 @@
  * exchange, the multipliers see it.
  */
 
-/** √(seconds per Julian year) = √(365.25·86400) ≈ 5615.69, the divisor of DOMAIN.md's σ_ann/5615.7. */
-export const SQRT_SECONDS_PER_YEAR = Math.sqrt(365.25 * 86400);
+/**
+ * √(seconds per year) = √(365·86400) ≈ 5615.69, DOMAIN.md's divisor σ_ann/5615.7. BTC trades every
+ * day, so the year is 365 days of 86400 s; √(365.25·86400) would be 5617.6 (0.03 % apart, immaterial,
+ * but the published σ should match the documented conversion exactly).
+ */
+export const SQRT_SECONDS_PER_YEAR = Math.sqrt(365 * 86400);
 
-/** Annualised volatility (0.5 = 50 %/yr) to volatility per √second: σ/√(365.25·86400). */
+/** Annualised volatility (0.5 = 50 %/yr) to volatility per √second: σ/√(365·86400) = σ/5615.7. */
 export function annualToPerSecond(sigmaAnnual: number): number {
   return sigmaAnnual / SQRT_SECONDS_PER_YEAR;
 }
