@@ -22,8 +22,11 @@ export type DisabledReason =
 
 /** A priced cell: the multiplier to show, and whether taps are refused. */
 export interface CellPrice {
+  /** Multiplier in hundredths; for a disabled cell, the value it would have been shown at. */
   multiplierCents: number;
+  /** True when taps must be refused. */
   disabled: boolean;
+  /** Present exactly when `disabled`. */
   reason?: DisabledReason;
 }
 

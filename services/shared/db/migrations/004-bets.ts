@@ -4,6 +4,7 @@
  *   closed week is selected whole by one index range and moved out of this file as a unit
  *   (copied into its own archive file, verified, shipped, then deleted here);
  * - no foreign key from bets to users, so an archived week stands alone in its own file;
+ * - every bet that got a 202 ends up here exactly once (open, then settled; or rejected);
  * - money never lives in this table: the stake, payout and refund are ledger rows (ref
  *   `bet:<id>:stake|payout|refund`) in this same file, written in the same transaction as the
  *   bet row; the append-only ledger stays here when bets are archived.
@@ -20,9 +21,14 @@ CREATE TABLE bets (
   window_end       INTEGER NOT NULL,
   stake            INTEGER NOT NULL CHECK (stake > 0),
   multiplier_cents INTEGER NOT NULL CHECK (multiplier_cents >= 100),
-  state            TEXT NOT NULL CHECK (state IN ('open', 'won', 'lost', 'void')),
+  -- open: committed, stake debited, awaiting resolution; won/lost/void: settled;
+  -- rejected: refused at commit (nothing debited, the reservation was returned).
+  state            TEXT NOT NULL CHECK (state IN ('open', 'won', 'lost', 'void', 'rejected')),
+  -- Credited at settlement: stake x multiplier if won, the stake if void, else 0.
   payout           INTEGER NOT NULL DEFAULT 0 CHECK (payout >= 0),
+  reason           TEXT,
   placed_at        INTEGER NOT NULL,
+  committed_at     INTEGER NOT NULL,
   settled_at       INTEGER,
   CHECK (band_low < band_high),
   CHECK (window_start < window_end)

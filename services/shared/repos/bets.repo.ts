@@ -1,0 +1,80 @@
+/** Bets in SQLite. Written only by the writer (inside its batch transaction); read by the API and resolver. */
+import type { Db } from '../db/database.js';
+
+export type BetState = 'open' | 'won' | 'lost' | 'void' | 'rejected';
+
+export interface BetRow {
+  id: string;
+  week: number;
+  address: string;
+  quoteId: string;
+  lowCents: number;
+  highCents: number;
+  startMs: number;
+  endMs: number;
+  stake: number;
+  multiplierCents: number;
+  state: BetState;
+  payout: number;
+  reason: string | null;
+  placedAt: number;
+  committedAt: number;
+  settledAt: number | null;
+}
+
+const COLUMNS = `id, week, address, quote_id AS quoteId, band_low AS lowCents, band_high AS highCents,
+  window_start AS startMs, window_end AS endMs, stake, multiplier_cents AS multiplierCents, state, payout,
+  reason, placed_at AS placedAt, committed_at AS committedAt, settled_at AS settledAt`;
+
+/** ISO-8601 week of a time (UTC) as year * 100 + week, e.g. 202647: the archival partition key. */
+export function isoWeek(ms: number): number {
+  const DAY = 86_400_000;
+  const d = new Date(ms);
+  const weekday = (d.getUTCDay() + 6) % 7; // Monday = 0
+  // The ISO year is the year of this week's Thursday; week 1 is the week holding January 4th.
+  const thursday = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) + (3 - weekday) * DAY;
+  const year = new Date(thursday).getUTCFullYear();
+  const jan4 = Date.UTC(year, 0, 4);
+  const firstThursday = jan4 + (3 - ((new Date(jan4).getUTCDay() + 6) % 7)) * DAY;
+  return year * 100 + 1 + Math.round((thursday - firstThursday) / (7 * DAY));
+}
+
+export function insertBet(db: Db, b: Omit<BetRow, 'week' | 'settledAt'>): void {
+  db.stmt(
+    `INSERT INTO bets (id, week, address, quote_id, band_low, band_high, window_start, window_end, stake,
+       multiplier_cents, state, payout, reason, placed_at, committed_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(b.id, isoWeek(b.endMs), b.address, b.quoteId, b.lowCents, b.highCents, b.startMs, b.endMs, b.stake, b.multiplierCents, b.state, b.payout, b.reason, b.placedAt, b.committedAt);
+}
+
+export function betExists(db: Db, id: string): boolean {
+  return db.stmt('SELECT 1 FROM bets WHERE id = ?').get(id) !== undefined;
+}
+
+export function getBet(db: Db, id: string): BetRow | undefined {
+  return db.stmt(`SELECT ${COLUMNS} FROM bets WHERE id = ?`).get(id) as BetRow | undefined;
+}
+
+/** A player's bets, newest first, paged by placed_at. */
+export function listBets(db: Db, address: string, opts: { limit: number; before?: number }): BetRow[] {
+  return db
+    .stmt(`SELECT ${COLUMNS} FROM bets WHERE address = ? AND placed_at < ? ORDER BY placed_at DESC LIMIT ?`)
+    .all(address, opts.before ?? Number.MAX_SAFE_INTEGER, opts.limit) as BetRow[];
+}
+
+/** Open bets whose window ended at or before `endedBy`, oldest window first. */
+export function openBetsEndedBy(db: Db, endedBy: number, limit: number): BetRow[] {
+  return db.stmt(`SELECT ${COLUMNS} FROM bets WHERE state = 'open' AND window_end <= ? ORDER BY window_end LIMIT ?`).all(endedBy, limit) as BetRow[];
+}
+
+/** Move an open bet to its outcome; returns false if it was not open (already settled). */
+export function settleBet(db: Db, id: string, s: { state: 'won' | 'lost' | 'void'; payout: number; reason: string; at: number }): boolean {
+  return db.stmt("UPDATE bets SET state = ?, payout = ?, reason = ?, settled_at = ? WHERE id = ? AND state = 'open'").run(s.state, s.payout, s.reason, s.at, id).changes === 1;
+}
+
+/** Counts by state (for metrics and the bench report). */
+export function betCounts(db: Db): Record<BetState, number> {
+  const out: Record<BetState, number> = { open: 0, won: 0, lost: 0, void: 0, rejected: 0 };
+  for (const r of db.stmt('SELECT state, COUNT(*) AS n FROM bets GROUP BY state').all() as { state: BetState; n: number }[]) out[r.state] = r.n;
+  return out;
+}
