@@ -8,6 +8,9 @@ import { jsonBody } from './middleware/body.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { marketRoutes } from './routes/market.routes.js';
+import { betRoutes } from './routes/bets.routes.js';
+import { createQuoteCache } from './quote-cache.js';
+import { createReserver } from '../shared/betting/reserve.js';
 import { meRoutes } from './routes/me.routes.js';
 
 export function createApp(deps: ApiDeps): Koa {
@@ -19,10 +22,19 @@ export function createApp(deps: ApiDeps): Koa {
 
   const nonces = createNonceStore(deps.redis, deps.config.siwe.nonceTtlSeconds);
   const limiter = createAuthLimiter(deps.redis, deps.config.authRate);
+  const { breaker, betting } = deps.config;
+  const reserver = createReserver(deps.redis, {
+    staleAfterMs: breaker.staleAfterMs,
+    recoveryMs: breaker.recoveryMs,
+    ratePerSecond: betting.ratePerSecond,
+    cellCap: betting.cellLiabilityCap,
+    columnCap: betting.columnLiabilityCap,
+  });
+  const quotes = createQuoteCache(deps.redis);
 
   app.use(errorsAndLogging(deps));
   app.use(jsonBody());
-  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter }), meRoutes(deps), marketRoutes(deps)]) {
+  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter, reserver }), meRoutes({ ...deps, reserver }), marketRoutes(deps), betRoutes({ ...deps, reserver, quotes })]) {
     app.use(router.routes());
     // Not `throw: true`: the thrown error would lose the Allow header a 405 must carry;
     // errorsAndLogging turns the bodiless 405/501 into the error envelope instead.

@@ -94,10 +94,26 @@ export const CONFIG_SPEC = {
   volFloorAnnual: v({ env: 'TAPSTACK_VOL_FLOOR_ANNUAL', doc: 'Lowest annualised volatility used for pricing.', schema: z.coerce.number().positive(), default: '0.2' }),
   volCapAnnual: v({ env: 'TAPSTACK_VOL_CAP_ANNUAL', doc: 'Highest annualised volatility used for pricing.', schema: z.coerce.number().positive(), default: '3' }),
   volInitialAnnual: v({ env: 'TAPSTACK_VOL_INITIAL_ANNUAL', doc: 'Annualised volatility assumed until enough 1-s returns are seen.', schema: z.coerce.number().positive(), default: '0.5' }),
+  stakeMin: v({ env: 'TAPSTACK_STAKE_MIN', doc: 'Smallest stake per tap, in currency units.', schema: z.string().regex(/^\d+(\.\d+)?$/), default: '0.10' }),
+  stakeMax: v({ env: 'TAPSTACK_STAKE_MAX', doc: 'Largest stake per tap, in currency units.', schema: z.string().regex(/^\d+(\.\d+)?$/), default: '100' }),
+  betRatePerSecond: v({ env: 'TAPSTACK_BET_RATE_PER_SECOND', doc: 'Taps accepted per wallet per second.', schema: posInt, default: '20' }),
+  cellLiabilityCap: v({ env: 'TAPSTACK_CELL_LIABILITY_CAP', doc: 'Largest total potential payout (stake x multiplier) on one cell, in currency units.', schema: z.string().regex(/^\d+(\.\d+)?$/), default: '10000' }),
+  columnLiabilityCap: v({ env: 'TAPSTACK_COLUMN_LIABILITY_CAP', doc: 'Largest total potential payout on one time window (column), in currency units.', schema: z.string().regex(/^\d+(\.\d+)?$/), default: '50000' }),
+  writerBatchMax: v({ env: 'TAPSTACK_WRITER_BATCH_MAX', doc: 'Most queue entries the writer commits in one SQLite transaction.', schema: posInt.max(20_000), default: '2000' }),
+  writerPort: v({ env: 'TAPSTACK_WRITER_PORT', doc: 'Port of the writer process health/metrics listener.', schema: port, default: '9468' }),
   realtimeHost: v({ env: 'TAPSTACK_REALTIME_HOST', doc: 'Address the realtime (socket.io) service listens on.', schema: z.string().min(1), default: '127.0.0.1' }),
   realtimePort: v({ env: 'TAPSTACK_REALTIME_PORT', doc: 'Port of the realtime (socket.io) service.', schema: port, default: '8081' }),
   ingestPort: v({ env: 'TAPSTACK_INGEST_PORT', doc: 'Port of the ingest process health/metrics listener.', schema: port, default: '9465' }),
   quoterPort: v({ env: 'TAPSTACK_QUOTER_PORT', doc: 'Port of the quoter process health/metrics listener.', schema: port, default: '9466' }),
+  resolverPort: v({ env: 'TAPSTACK_RESOLVER_PORT', doc: 'Port of the resolver process health/metrics listener.', schema: port, default: '9467' }),
+  resolverIntervalMs: v({ env: 'TAPSTACK_RESOLVER_INTERVAL_MS', doc: 'Resolver: pause between two passes over the open bets.', schema: posInt.min(50).max(60_000), default: '500' }),
+  resolverGraceMs: v({ env: 'TAPSTACK_RESOLVER_GRACE_MS', doc: 'Resolver: wait this long after a window ends before deciding its bets (late ticks still being written).', schema: z.coerce.number().int().min(0).max(60_000), default: '1500' }),
+  resolverMaxWaitMs: v({
+    env: 'TAPSTACK_RESOLVER_MAX_WAIT_MS',
+    doc: 'Resolver: decide a window with the ticks that exist this long after its end, even if the feed looks fresh but no later tick has arrived.',
+    schema: posInt.max(3_600_000),
+    default: '30000',
+  }),
   workerHost: v({ env: 'TAPSTACK_WORKER_HOST', doc: 'Address the worker health/metrics listeners bind to.', schema: z.string().min(1), default: '127.0.0.1' }),
   logLevel: v({ env: 'TAPSTACK_LOG_LEVEL', doc: 'pino log level.', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' }),
   shutdownTimeoutMs: v({ env: 'TAPSTACK_SHUTDOWN_TIMEOUT_MS', doc: 'Longest graceful shutdown before a forced exit.', schema: posInt, default: '10000' }),
@@ -142,6 +158,15 @@ export interface Config {
   readonly quotes: { readonly hz: number; readonly ttlMs: number; readonly edge: number; readonly minMultiplierCents: number; readonly maxMultiplierCents: number };
   readonly volatility: { readonly halfLifeSeconds: number; readonly floorAnnual: number; readonly capAnnual: number; readonly initialAnnual: number };
   readonly realtime: { readonly host: string; readonly port: number };
+  readonly betting: {
+    readonly stakeMin: number;
+    readonly stakeMax: number;
+    readonly ratePerSecond: number;
+    readonly cellLiabilityCap: number;
+    readonly columnLiabilityCap: number;
+  };
+  readonly writer: { readonly batchMax: number; readonly port: number };
+  readonly resolver: { readonly host: string; readonly port: number; readonly intervalMs: number; readonly graceMs: number; readonly maxWaitMs: number };
   readonly workers: { readonly host: string; readonly ingestPort: number; readonly quoterPort: number };
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
@@ -217,6 +242,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
     if (r.volInitialAnnual < r.volFloorAnnual || r.volInitialAnnual > r.volCapAnnual) problems.push('TAPSTACK_VOL_INITIAL_ANNUAL must lie between the floor and the cap');
     if (r.feedMinSources > r.feedSources.length) problems.push(`TAPSTACK_FEED_MIN_SOURCES=${r.feedMinSources} exceeds the ${r.feedSources.length} configured source(s)`);
     if (parseAmount(r.gridRowHeight, 2) === 0) problems.push('TAPSTACK_GRID_ROW_HEIGHT must be positive');
+    for (const [name, text] of [['TAPSTACK_STAKE_MIN', r.stakeMin], ['TAPSTACK_STAKE_MAX', r.stakeMax], ['TAPSTACK_CELL_LIABILITY_CAP', r.cellLiabilityCap], ['TAPSTACK_COLUMN_LIABILITY_CAP', r.columnLiabilityCap]] as const) {
+      try {
+        if (parseAmount(text, r.currencyDecimals) === 0) problems.push(`${name} must be positive`);
+      } catch (err) {
+        problems.push(`${name}=${JSON.stringify(text)}: ${(err as Error).message}`);
+      }
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -262,6 +294,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
     quotes: { hz: r.quoteHz, ttlMs: r.quoteTtlMs, edge: r.houseEdge, minMultiplierCents: parseAmount(r.multiplierMin, 2), maxMultiplierCents: parseAmount(r.multiplierMax, 2) },
     volatility: { halfLifeSeconds: r.volHalfLifeSeconds, floorAnnual: r.volFloorAnnual, capAnnual: r.volCapAnnual, initialAnnual: r.volInitialAnnual },
     realtime: { host: r.realtimeHost, port: r.realtimePort },
+    betting: {
+      stakeMin: parseAmount(r.stakeMin, r.currencyDecimals),
+      stakeMax: parseAmount(r.stakeMax, r.currencyDecimals),
+      ratePerSecond: r.betRatePerSecond,
+      cellLiabilityCap: parseAmount(r.cellLiabilityCap, r.currencyDecimals),
+      columnLiabilityCap: parseAmount(r.columnLiabilityCap, r.currencyDecimals),
+    },
+    writer: { batchMax: r.writerBatchMax, port: r.writerPort },
+    resolver: { host: r.workerHost, port: r.resolverPort, intervalMs: r.resolverIntervalMs, graceMs: r.resolverGraceMs, maxWaitMs: r.resolverMaxWaitMs },
     workers: { host: r.workerHost, ingestPort: r.ingestPort, quoterPort: r.quoterPort },
     logLevel: r.logLevel,
     shutdownTimeoutMs: r.shutdownTimeoutMs,

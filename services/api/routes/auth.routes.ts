@@ -4,6 +4,7 @@ import type Koa from 'koa';
 import { z } from 'zod';
 import { onSignIn } from '../../shared/accounts.js';
 import { AppError, forbidden } from '../../shared/errors.js';
+import type { Reserver } from '../../shared/betting/reserve.js';
 import type { ApiDeps } from '../deps.js';
 import type { AuthLimiter } from '../auth/rate-limit.js';
 import type { NonceStore } from '../auth/nonces.js';
@@ -16,7 +17,7 @@ const VerifyBody = z.object({
   signature: z.string().min(1).max(200),
 });
 
-export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLimiter }): Router {
+export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLimiter; reserver: Reserver }): Router {
   const { config, metrics } = deps;
   const router = new Router({ prefix: '/api/auth' });
   const cookie = (value: string, maxAge: number) =>
@@ -42,6 +43,8 @@ export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLi
       const { user, created, granted } = onSignIn(deps.db, address, config.demo, now);
       if (granted) metrics.ledgerMovements.inc({ kind: 'demo-grant' });
       const token = await deps.sessions.create(address, now);
+      // Warm the available-balance cache so the first tap does not wait for it.
+      void deps.reserver.requestLoad(address).catch(() => undefined);
       metrics.authOutcomes.inc({ outcome: 'ok' });
       ctx.state.log.info({ address, created, granted }, 'signed in');
       ctx.set('Set-Cookie', cookie(token, config.session.ttlSeconds));

@@ -1,0 +1,186 @@
+/**
+ * Bets: placement (202 once the stake is reserved and the bet queued, atomically), and the
+ * player's view of their bets. The writer commits; the player hears `bet:confirmed` or
+ * `bet:rejected` on their socket, and these routes show the same state.
+ */
+import { randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import { Counter } from 'prom-client';
+import { z } from 'zod';
+import { payoutOf, type BetCommand } from '../../shared/betting/commands.js';
+import { betKeys } from '../../shared/betting/keys.js';
+import type { Reserver } from '../../shared/betting/reserve.js';
+import { AppError, badRequest, conflict, notFound, tooMany } from '../../shared/errors.js';
+import { getBet, listBets, type BetRow } from '../../shared/repos/bets.repo.js';
+import type { ApiDeps } from '../deps.js';
+import { validBody } from '../middleware/body.js';
+import { requireSession, type Authed } from '../middleware/session.js';
+import type { createQuoteCache } from '../quote-cache.js';
+
+const PlaceBody = z.object({
+  quoteId: z.string().regex(/^q\d{1,15}$/, 'a quote id like q123'),
+  row: z.number().int().min(0).max(1000),
+  col: z.number().int().min(0).max(1000),
+  stake: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{8,64}$/;
+const BALANCE_WAIT_MS = 750;
+
+/** A sortable, unguessable id: time in base36 then 64 random bits. */
+const newBetId = (now: number) => `b${now.toString(36)}${randomBytes(8).toString('hex')}`;
+
+const view = (b: BetRow) => ({
+  id: b.id,
+  state: b.state,
+  quoteId: b.quoteId,
+  lowCents: b.lowCents,
+  highCents: b.highCents,
+  startMs: b.startMs,
+  endMs: b.endMs,
+  stake: b.stake,
+  multiplierCents: b.multiplierCents,
+  payout: b.payout,
+  reason: b.reason,
+  placedAt: b.placedAt,
+  committedAt: b.committedAt,
+  settledAt: b.settledAt,
+});
+
+const pendingView = (c: BetCommand) => ({
+  id: c.id,
+  state: 'pending' as const,
+  quoteId: c.quoteId,
+  lowCents: c.lowCents,
+  highCents: c.highCents,
+  startMs: c.startMs,
+  endMs: c.endMs,
+  stake: c.stake,
+  multiplierCents: c.multiplierCents,
+  payout: 0,
+  reason: null,
+  placedAt: c.placedAt,
+  committedAt: null,
+  settledAt: null,
+});
+
+export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnType<typeof createQuoteCache> }): Router {
+  const { config } = deps;
+  const router = new Router({ prefix: '/api' });
+  const placed = new Counter({ name: 'tapstack_bets_placed_total', help: 'Bet placements by outcome (accepted or the refusal code)', labelNames: ['outcome'], registers: [deps.metrics.registry] });
+
+  /** The bet as the player may see it: committed (SQLite) or still queued (Redis); never another's. */
+  const findBet = async (id: string, address: string) => {
+    const row = getBet(deps.db, id);
+    if (row) return row.address === address ? view(row) : undefined;
+    const raw = /^b[0-9a-z]+$/.test(id) ? await deps.redis.get(betKeys.pendingBet(id)) : null;
+    const cmd = raw ? (JSON.parse(raw) as BetCommand) : undefined;
+    return cmd && cmd.address === address ? pendingView(cmd) : undefined;
+  };
+
+  router.post('/bets', requireSession(deps), async (ctx) => {
+    const { session } = ctx.state.auth as Authed;
+    const address = session.address;
+    try {
+      const idempotencyKey = ctx.get('Idempotency-Key') || undefined;
+      if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+        throw badRequest('invalid-idempotency-key', 'Idempotency-Key must be 8-64 characters of letters, digits and . _ : -');
+      }
+      const body = validBody(ctx, PlaceBody);
+      const { stakeMin, stakeMax } = config.betting;
+      if (body.stake < stakeMin || body.stake > stakeMax) {
+        throw badRequest('stake-out-of-limits', `stake must be between ${stakeMin} and ${stakeMax} minor units`, { min: stakeMin, max: stakeMax });
+      }
+      const now = deps.now();
+      const cached = await deps.quotes.get(body.quoteId);
+      if (!cached) throw conflict('quote-unknown', 'unknown quote: fetch the current grid');
+      const { quote } = cached;
+      if (now > quote.expiresAt) throw conflict('quote-expired', 'the quote expired: use the current grid', { expiresAt: quote.expiresAt });
+      if (quote.halted) throw new AppError(503, 'breaker-open', 'trading is halted: the price feed is stale', { retryAfterSeconds: 5 });
+      const cell = cached.cells.get(`${body.row}:${body.col}`);
+      if (!cell) throw badRequest('cell-unknown', `the quote has no cell at row ${body.row}, column ${body.col}`);
+      if (cell.disabled) throw conflict('cell-disabled', `this cell is not offered (${cell.reason ?? 'disabled'})`);
+      if (cell.startMs - now < config.grid.lockSeconds * 1000) throw conflict('cell-locked', 'this window starts too soon to tap');
+
+      const bet: BetCommand = {
+        t: 'bet',
+        id: newBetId(now),
+        address,
+        quoteId: quote.id,
+        lowCents: cell.lowCents,
+        highCents: cell.highCents,
+        startMs: cell.startMs,
+        endMs: cell.endMs,
+        stake: body.stake,
+        multiplierCents: cell.multiplierCents,
+        payout: payoutOf(body.stake, cell.multiplierCents),
+        placedAt: now,
+      };
+      let result = await deps.reserver.reserve(bet, { now, idempotencyKey });
+      if (result.kind === 'refused' && result.code === 'balance-not-loaded') {
+        // First tap since the cache was (re)built: the writer loads it from SQLite in order.
+        await deps.reserver.requestLoad(address);
+        const deadline = Date.now() + BALANCE_WAIT_MS;
+        while (Date.now() < deadline && (await deps.reserver.available(address)) === undefined) await new Promise((r) => setTimeout(r, 10));
+        result = await deps.reserver.reserve(bet, { now: deps.now(), idempotencyKey });
+      }
+      switch (result.kind) {
+        case 'ok':
+          placed.inc({ outcome: 'accepted' });
+          ctx.status = 202;
+          ctx.body = { bet: pendingView(bet), available: result.available };
+          return;
+        case 'replay': {
+          const original = await findBet(result.betId, address);
+          if (!original) throw conflict('idempotency-key-reused', 'this Idempotency-Key belongs to a bet that no longer exists');
+          placed.inc({ outcome: 'replayed' });
+          ctx.status = 202;
+          ctx.set('Idempotent-Replayed', 'true');
+          ctx.body = { bet: original };
+          return;
+        }
+        case 'refused':
+          throw refusal(result.code, result.available, config.betting.ratePerSecond);
+      }
+    } catch (err) {
+      placed.inc({ outcome: err instanceof AppError ? err.code : 'internal' });
+      throw err;
+    }
+  });
+
+  router.get('/bets/:id', requireSession(deps), async (ctx) => {
+    const { session } = ctx.state.auth as Authed;
+    const bet = await findBet(String(ctx.params.id), session.address);
+    if (!bet) throw notFound('bet-unknown', 'no such bet');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { bet };
+  });
+
+  router.get('/me/bets', requireSession(deps), (ctx) => {
+    const { session } = ctx.state.auth as Authed;
+    const limit = Math.min(200, Math.max(1, Number(ctx.query.limit ?? 50) || 50));
+    const before = ctx.query.before === undefined ? undefined : Number(ctx.query.before);
+    if (before !== undefined && !Number.isSafeInteger(before)) throw badRequest('invalid-query', 'before must be a time in ms');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { bets: listBets(deps.db, session.address, { limit, ...(before !== undefined ? { before } : {}) }).map(view) };
+  });
+  return router;
+}
+
+function refusal(code: string, available: number | undefined, rate: number): AppError {
+  switch (code) {
+    case 'rate-limited':
+      return tooMany('rate-limited', `at most ${rate} taps per second`, 1);
+    case 'breaker-open':
+      return new AppError(503, 'breaker-open', 'trading is halted: the price feed is stale', { retryAfterSeconds: 5 });
+    case 'insufficient-funds':
+      return conflict('insufficient-funds', 'the available balance does not cover the stake', { available });
+    case 'cell-liability-cap':
+      return conflict('cell-liability-cap', 'this cell has reached its limit: try another cell');
+    case 'column-liability-cap':
+      return conflict('column-liability-cap', 'this time window has reached its limit: try another window');
+    case 'balance-not-loaded':
+      return new AppError(503, 'balance-loading', 'your balance is being loaded: retry in a moment', { retryAfterSeconds: 1 });
+    default:
+      return new AppError(500, 'internal', `unexpected reservation result ${code}`);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Bet acceptance in one atomic Redis step (a Lua script): idempotency replay, per-wallet rate limit,
+ * breaker, available balance, per-cell and per-column liability caps, then the reservation
+ * (balance −stake, pending +stake, liabilities +payout) and the enqueueing of the bet on the
+ * writer's stream. Either all of it happens or none: an API killed after answering 202 loses nothing.
+ */
+import type { Redis } from '../redis.js';
+import { BREAKER_KEY } from '../market/breaker-store.js';
+import { WRITER_STREAM, encodeCommand, type BetCommand, type LoadCommand } from './commands.js';
+import { betKeys } from './keys.js';
+
+const RESERVE = `
+local now = tonumber(ARGV[1])
+if ARGV[13] == '1' then
+  local existing = redis.call('GET', KEYS[3])
+  if existing then return {'replay', existing} end
+end
+local n = redis.call('INCR', KEYS[4])
+if n == 1 then redis.call('PEXPIRE', KEYS[4], 2000) end
+if n > tonumber(ARGV[6]) then return {'err', 'rate-limited'} end
+local raw = redis.call('GET', KEYS[7])
+if not raw then return {'err', 'breaker-open'} end
+local br = cjson.decode(raw)
+if br.lastPriceTs == cjson.null or now - br.lastPriceTs > tonumber(ARGV[2]) then return {'err', 'breaker-open'} end
+if br.state ~= 'closed' and (br.freshSince == cjson.null or now - br.freshSince < tonumber(ARGV[3])) then return {'err', 'breaker-open'} end
+local bal = redis.call('GET', KEYS[1])
+if not bal then return {'err', 'balance-not-loaded'} end
+local stake = tonumber(ARGV[4])
+if tonumber(bal) < stake then return {'err', 'insufficient-funds', bal} end
+local payout = tonumber(ARGV[5])
+if tonumber(redis.call('GET', KEYS[5]) or '0') + payout > tonumber(ARGV[7]) then return {'err', 'cell-liability-cap'} end
+if tonumber(redis.call('GET', KEYS[6]) or '0') + payout > tonumber(ARGV[8]) then return {'err', 'column-liability-cap'} end
+local left = redis.call('DECRBY', KEYS[1], stake)
+redis.call('INCRBY', KEYS[2], stake)
+redis.call('INCRBY', KEYS[5], payout)
+redis.call('PEXPIRE', KEYS[5], ARGV[9])
+redis.call('INCRBY', KEYS[6], payout)
+redis.call('PEXPIRE', KEYS[6], ARGV[9])
+redis.call('XADD', KEYS[8], '*', 'c', ARGV[11])
+redis.call('SET', KEYS[9], ARGV[11], 'EX', 3600)
+if ARGV[13] == '1' then redis.call('SET', KEYS[3], ARGV[10], 'EX', ARGV[12]) end
+return {'ok', ARGV[10], tostring(left)}`;
+
+export type ReserveResult =
+  | { kind: 'ok'; betId: string; available: number }
+  | { kind: 'replay'; betId: string }
+  | { kind: 'refused'; code: string; available?: number };
+
+export interface ReserveLimits {
+  staleAfterMs: number;
+  recoveryMs: number;
+  ratePerSecond: number;
+  cellCap: number;
+  columnCap: number;
+}
+
+/** The script as ioredis defines it: EVALSHA, falling back to EVAL after a Redis restart. */
+type ReserveCommand = (numKeys: number, ...args: (string | number)[]) => Promise<string[]>;
+
+export function createReserver(redis: Redis, limits: ReserveLimits) {
+  redis.defineCommand('tapstackReserve', { lua: RESERVE });
+  const run = (redis as unknown as { tapstackReserve: ReserveCommand }).tapstackReserve.bind(redis);
+  return {
+    async reserve(bet: BetCommand, opts: { now: number; idempotencyKey?: string }): Promise<ReserveResult> {
+      const k = betKeys;
+      const idemKey = opts.idempotencyKey ?? '';
+      const r = await run(
+        9,
+        k.balance(bet.address),
+        k.pending(bet.address),
+        k.idempotency(bet.address, idemKey),
+        k.rate(bet.address, Math.floor(opts.now / 1000)),
+        k.cellLiability(bet.startMs, bet.lowCents),
+        k.columnLiability(bet.startMs),
+        BREAKER_KEY,
+        WRITER_STREAM,
+        k.pendingBet(bet.id),
+        opts.now,
+        limits.staleAfterMs,
+        limits.recoveryMs,
+        bet.stake,
+        bet.payout,
+        limits.ratePerSecond,
+        limits.cellCap,
+        limits.columnCap,
+        Math.max(60_000, bet.endMs - opts.now + 3_600_000),
+        bet.id,
+        encodeCommand(bet),
+        86_400,
+        idemKey ? '1' : '0',
+      );
+      if (r[0] === 'ok') return { kind: 'ok', betId: String(r[1]), available: Number(r[2]) };
+      if (r[0] === 'replay') return { kind: 'replay', betId: String(r[1]) };
+      return { kind: 'refused', code: String(r[1]), ...(r[2] !== undefined ? { available: Number(r[2]) } : {}) };
+    },
+    /** Ask the writer to fill the balance cache of `address` (debounced). */
+    async requestLoad(address: string): Promise<void> {
+      const fresh = await redis.set(betKeys.loading(address), '1', 'PX', 2000, 'NX');
+      if (fresh === 'OK') await redis.xadd(WRITER_STREAM, '*', 'c', encodeCommand({ t: 'load', address } satisfies LoadCommand));
+    },
+    async available(address: string): Promise<number | undefined> {
+      const v = await redis.get(betKeys.balance(address));
+      return v === null ? undefined : Number(v);
+    },
+  };
+}
+
+export type Reserver = ReturnType<typeof createReserver>;

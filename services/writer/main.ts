@@ -1,0 +1,53 @@
+/** Writer process: the single consumer of the money queue (bets, settlements, balance loads). */
+import { createServer } from 'node:http';
+import { createBookkeeper } from '../shared/betting/bookkeeping.js';
+import { channels } from '../shared/channels.js';
+import { createLifecycle } from '../shared/lifecycle.js';
+import { createMetrics } from '../shared/metrics.js';
+import { createProbeHandler } from '../shared/probe-server.js';
+import { checkReadiness } from '../shared/readiness.js';
+import { createRedis } from '../shared/redis.js';
+import { bootConfig, openPrimaryDb } from '../shared/service.js';
+import { createWriterMetrics } from './metrics.js';
+import { createWriter } from './writer.js';
+
+const { config, log } = bootConfig('writer');
+const lifecycle = createLifecycle(log, config.shutdownTimeoutMs);
+lifecycle.installSignalHandlers();
+
+const db = openPrimaryDb(config, log);
+const redis = createRedis(config, log, 'writer');
+const reader = createRedis(config, log, 'writer-reader');
+const metrics = createMetrics('writer');
+const writer = createWriter({
+  db,
+  redis,
+  reader,
+  bookkeeper: createBookkeeper(redis),
+  channels: channels(config.redis.prefix),
+  log,
+  metrics: createWriterMetrics(metrics.registry),
+  batchMax: config.writer.batchMax,
+  now: Date.now,
+});
+const recovered = await writer.recover();
+log.info(recovered, 'recovered: unacknowledged entries re-processed, balance cache rebuilt');
+writer.start();
+
+const ready = async () => {
+  const r = await checkReadiness({ db, redis, now: Date.now, service: 'writer' });
+  const loopAge = Date.now() - writer.lastLoopAt();
+  r.checks.loop = { ok: loopAge < 10_000, ageMs: loopAge };
+  return { ok: r.ok && loopAge < 10_000, checks: r.checks };
+};
+const probe = createServer(createProbeHandler({ metrics, ready }));
+probe.listen(config.writer.port, config.workers.host, () => log.info({ address: probe.address() }, 'writer probe listening'));
+
+lifecycle.onShutdown('drain the batch in flight', () => writer.stop());
+lifecycle.onShutdown('stop probe listener', () => new Promise<void>((resolve) => probe.close(() => resolve())));
+lifecycle.onShutdown('close redis', async () => {
+  reader.disconnect();
+  await redis.quit();
+});
+lifecycle.onShutdown('checkpoint wal', () => db.checkpoint());
+lifecycle.onShutdown('close database', () => db.close());

@@ -1,0 +1,228 @@
+/**
+ * Bet placement through the real API (in-process), the real Lua reservation in a real Redis, and the
+ * real writer process committing into a real SQLite file.
+ */
+import test from 'ava';
+import { Wallet } from 'ethers';
+import { adminMovement } from '../../services/shared/accounts.js';
+import { WRITER_STREAM, encodeCommand } from '../../services/shared/betting/commands.js';
+import { checkIntegrity } from '../../services/shared/integrity.js';
+import { createRedis, type Redis } from '../../services/shared/redis.js';
+import { createLogger } from '../../services/shared/logger.js';
+import { getBet } from '../../services/shared/repos/bets.repo.js';
+import { queryLedger } from '../../services/shared/repos/ledger.repo.js';
+import { findUser } from '../../services/shared/repos/users.repo.js';
+import { get, post, startApi, type TestApi } from '../helpers/api.js';
+import { testEnv } from '../helpers/env.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+import { startProcess, type Proc } from '../helpers/process.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { closeBreaker, openBreaker, publishTestQuote, tappableCell } from '../helpers/market-fixture.js';
+import { signIn } from '../helpers/wallet.js';
+
+let redis: TestRedis;
+let api: TestApi;
+let writer: Proc;
+let sub: Redis;
+const events: { address: string; event: string; data: any }[] = [];
+
+const EXTRA = {
+  TAPSTACK_BREAKER_STALE_SECONDS: '3600',
+  TAPSTACK_GRID_COLUMN_SECONDS: '10',
+  TAPSTACK_GRID_COLUMNS: '8',
+  TAPSTACK_BET_RATE_PER_SECOND: '100000',
+  TAPSTACK_STAKE_MIN: '0.10',
+  TAPSTACK_STAKE_MAX: '100',
+};
+
+test.before(async () => {
+  redis = await startRedis();
+  api = await startApi(redis, EXTRA);
+  await closeBreaker(api.redis, api.config);
+  const env = testEnv({ dataDir: api.dataDir, redis, extra: { ...EXTRA, TAPSTACK_REDIS_PREFIX: api.config.redis.prefix, TAPSTACK_WRITER_PORT: String(await freePort()), TAPSTACK_LOG_LEVEL: 'warn' } });
+  writer = startProcess('services/writer/main.js', env);
+  sub = createRedis(api.config, createLogger({ service: 't', level: 'silent' }), 'sub');
+  sub.on('message', (_c: string, m: string) => events.push(JSON.parse(m)));
+  await sub.subscribe(`${api.config.redis.prefix}user-events`);
+});
+
+test.after.always(async () => {
+  sub?.disconnect();
+  await writer?.stop();
+  await api?.stop();
+  await redis?.stop();
+});
+
+async function player(funds: number) {
+  const wallet = new Wallet(Wallet.createRandom().privateKey);
+  const token = await signIn(api.base, wallet);
+  if (funds > 0) adminMovement(api.db, { address: wallet.address, direction: 'credit', amount: funds, ref: `fund-${wallet.address}` }, Date.now());
+  // The cache is filled by the writer on first use; an admin credit invalidates it like the CLI does.
+  await api.redis.del(`bal:${wallet.address}`);
+  return { address: wallet.address, auth: { authorization: `Bearer ${token}` } };
+}
+
+const committed = (id: string) => waitFor(() => {
+  const b = getBet(api.db, id);
+  return b && b.state !== undefined && b;
+}, `bet ${id} committed`);
+
+test.serial('a tap is accepted with 202, committed by the writer, confirmed, and visible', async (t) => {
+  const p = await player(10_000);
+  const q = await publishTestQuote(api.redis, api.config);
+  const cell = tappableCell(q, api.config.grid.lockSeconds);
+  const r = await post(api.base, '/api/bets', { quoteId: q.id, row: cell.row, col: cell.col, stake: 250 }, p.auth);
+  t.is(r.status, 202, JSON.stringify(r.body));
+  t.like(r.body.bet, { state: 'pending', stake: 250, multiplierCents: cell.multiplierCents, lowCents: cell.lowCents, startMs: cell.startMs });
+  t.is(r.body.available, 9_750);
+  const row = await committed(r.body.bet.id);
+  t.is(row.state, 'open');
+  t.is(findUser(api.db, p.address)?.balance, 9_750);
+  t.deepEqual(queryLedger(api.db, { ref: `bet:${row.id}:stake`, limit: 1 }).map((e) => [e.kind, e.amount]), [['bet-stake', -250]]);
+  const seen = await waitFor(() => events.find((e) => e.event === 'bet:confirmed' && e.data.id === row.id), 'bet:confirmed event');
+  t.is(seen.address, p.address);
+  const got = await get(api.base, `/api/bets/${row.id}`, p.auth);
+  t.like(got.body.bet, { id: row.id, state: 'open' });
+  const mine = await get(api.base, '/api/me/bets', p.auth);
+  t.deepEqual(mine.body.bets.map((b: any) => b.id), [row.id]);
+  const me = await get(api.base, '/api/me', p.auth);
+  t.like(me.body, { balance: 9_750, available: 9_750 });
+  // Another player cannot see it.
+  const other = await player(0);
+  t.is((await get(api.base, `/api/bets/${row.id}`, other.auth)).status, 404);
+  t.true(checkIntegrity(api.db).ok);
+});
+
+test.serial('1,000 concurrent taps on a balance that covers exactly 10: exactly 10 accepted, balance 0', async (t) => {
+  const p = await player(1_000);
+  const q = await publishTestQuote(api.redis, api.config);
+  const cell = tappableCell(q, api.config.grid.lockSeconds);
+  // Warm the cache so every tap races on the reservation itself.
+  await post(api.base, '/api/bets', { quoteId: q.id, row: cell.row, col: cell.col, stake: 100_000 }, p.auth);
+  const results = await Promise.all(
+    Array.from({ length: 1000 }, () => post(api.base, '/api/bets', { quoteId: q.id, row: cell.row, col: cell.col, stake: 100 }, p.auth)),
+  );
+  const accepted = results.filter((r) => r.status === 202);
+  t.is(accepted.length, 10);
+  t.true(results.filter((r) => r.status !== 202).every((r) => r.status === 409 && r.body.error.code === 'insufficient-funds'));
+  await Promise.all(accepted.map((r) => committed(r.body.bet.id)));
+  t.is(findUser(api.db, p.address)?.balance, 0);
+  t.is(queryLedger(api.db, { address: p.address, kind: 'bet-stake', limit: 100 }).length, 10);
+  t.is(Number(await api.redis.get(`bal:${p.address}`)), 0);
+  await waitFor(async () => (await api.redis.get(`pend:${p.address}`)) === null, 'pending stakes drained');
+  t.true(checkIntegrity(api.db).ok);
+});
+
+test.serial('an Idempotency-Key replay returns the same bet, before and after commit, and moves money once', async (t) => {
+  const p = await player(5_000);
+  const q = await publishTestQuote(api.redis, api.config);
+  const cell = tappableCell(q, api.config.grid.lockSeconds);
+  const headers = { ...p.auth, 'idempotency-key': 'tap-0001-abcdef' };
+  const body = { quoteId: q.id, row: cell.row, col: cell.col, stake: 1_000 };
+  const [a, b] = await Promise.all([post(api.base, '/api/bets', body, headers), post(api.base, '/api/bets', body, headers)]);
+  t.is(a.status, 202);
+  t.is(b.status, 202);
+  t.is(a.body.bet.id, b.body.bet.id);
+  await committed(a.body.bet.id);
+  const c = await post(api.base, '/api/bets', body, headers);
+  t.is(c.status, 202);
+  t.is(c.headers.get('idempotent-replayed'), 'true');
+  t.like(c.body.bet, { id: a.body.bet.id, state: 'open' });
+  t.is(findUser(api.db, p.address)?.balance, 4_000);
+  const bad = await post(api.base, '/api/bets', body, { ...p.auth, 'idempotency-key': 'x' });
+  t.is(bad.body.error.code, 'invalid-idempotency-key');
+});
+
+test.serial('each refusal has its own clear code and moves nothing', async (t) => {
+  const p = await player(1_000);
+  const q = await publishTestQuote(api.redis, api.config);
+  const cell = tappableCell(q, api.config.grid.lockSeconds);
+  const tap = (over: Record<string, unknown>, headers = p.auth) => post(api.base, '/api/bets', { quoteId: q.id, row: cell.row, col: cell.col, stake: 100, ...over }, headers);
+  const code = async (over: Record<string, unknown>) => (await tap(over)).body.error?.code;
+
+  t.is(await code({ stake: 5 }), 'stake-out-of-limits');
+  t.is(await code({ stake: 100_01 }), 'stake-out-of-limits');
+  t.is(await code({ stake: 1.5 }), 'invalid-body');
+  t.is(await code({ quoteId: 'q999999999' }), 'quote-unknown');
+  t.is(await code({ row: 999 }), 'cell-unknown');
+  const expired = await publishTestQuote(api.redis, api.config, { expiresAt: Date.now() - 1 });
+  t.is(await code({ quoteId: expired.id }), 'quote-expired');
+  const locked = q.cells.find((c) => !c.disabled && c.startMs - Date.now() < api.config.grid.lockSeconds * 1000);
+  if (locked) t.is(await code({ row: locked.row, col: locked.col }), 'cell-locked');
+  const withDisabled = await publishTestQuote(api.redis, api.config);
+  const dc = tappableCell(withDisabled, api.config.grid.lockSeconds);
+  withDisabled.cells = withDisabled.cells.map((c) => (c === dc ? { ...c, disabled: true, reason: 'player-edge' } : c));
+  const { publishQuote } = await import('../../services/shared/market/quote-store.js');
+  await publishQuote(api.redis, withDisabled, { keepMs: 60_000, channel: 'unused' });
+  t.is(await code({ quoteId: withDisabled.id, row: dc.row, col: dc.col }), 'cell-disabled');
+  const halted = await publishTestQuote(api.redis, api.config, { halted: true });
+  t.is(await code({ quoteId: halted.id }), 'breaker-open');
+  t.is(await code({ stake: 5_000 }), 'insufficient-funds');
+  t.is((await tap({}, {} as any)).body.error.code, 'not-signed-in');
+
+  await openBreaker(api.redis);
+  const open = await tap({});
+  t.is(open.status, 503);
+  t.is(open.body.error.code, 'breaker-open');
+  await closeBreaker(api.redis, api.config);
+
+  t.is(findUser(api.db, p.address)?.balance, 1_000);
+  t.is(Number(await api.redis.get(`bal:${p.address}`)), 1_000);
+});
+
+test.serial('settlements go through the writer once: payout on a win, refund on a void, nothing on a loss', async (t) => {
+  const p = await player(3_000);
+  const q = await publishTestQuote(api.redis, api.config);
+  const cell = tappableCell(q, api.config.grid.lockSeconds);
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    const r = await post(api.base, '/api/bets', { quoteId: q.id, row: cell.row, col: cell.col, stake: 1_000 }, p.auth);
+    t.is(r.status, 202);
+    ids.push(r.body.bet.id);
+  }
+  await Promise.all(ids.map(committed));
+  t.is(findUser(api.db, p.address)?.balance, 0);
+  const settle = (id: string, outcome: string) => api.redis.xadd(WRITER_STREAM, '*', 'c', encodeCommand({ t: 'settle', id, outcome: outcome as any, reason: 'test', decidedAt: Date.now() }));
+  await settle(ids[0]!, 'won');
+  await settle(ids[0]!, 'won'); // a repeat changes nothing
+  await settle(ids[1]!, 'void');
+  await settle(ids[2]!, 'lost');
+  await waitFor(() => ids.every((id) => getBet(api.db, id)?.state !== 'open'), 'settled');
+  const win = Math.floor((1_000 * cell.multiplierCents) / 100);
+  t.like(getBet(api.db, ids[0]!), { state: 'won', payout: win });
+  t.like(getBet(api.db, ids[1]!), { state: 'void', payout: 1_000 });
+  t.like(getBet(api.db, ids[2]!), { state: 'lost', payout: 0 });
+  t.is(findUser(api.db, p.address)?.balance, win + 1_000);
+  await waitFor(async () => Number(await api.redis.get(`bal:${p.address}`)) === win + 1_000, 'cache credited');
+  t.is(queryLedger(api.db, { address: p.address, kind: 'bet-payout', limit: 10 }).length, 1);
+  t.is(queryLedger(api.db, { address: p.address, kind: 'bet-refund', limit: 10 }).length, 1);
+  await waitFor(() => events.filter((e) => e.event === 'bet:settled' && ids.includes(e.data.id)).length >= 3, 'bet:settled events');
+  t.true(checkIntegrity(api.db).ok);
+});
+
+test.serial('liability caps per cell and per column refuse further taps', async (t) => {
+  const capped = await startApi(redis, { ...EXTRA, TAPSTACK_REDIS_PREFIX: api.config.redis.prefix, TAPSTACK_DATA_DIR: api.dataDir, TAPSTACK_CELL_LIABILITY_CAP: '30', TAPSTACK_COLUMN_LIABILITY_CAP: '50' });
+  t.teardown(() => capped.stop());
+  const p = await player(100_000);
+  const q = await publishTestQuote(api.redis, api.config);
+  const cell = tappableCell(q, api.config.grid.lockSeconds);
+  // Earlier tests tapped the same windows: start this column's liabilities from zero.
+  const stale = await api.redis.keys(`${api.config.redis.prefix}liab:*:${cell.startMs}*`);
+  if (stale.length) await api.redis.del(...stale.map((k) => k.slice(api.config.redis.prefix.length)));
+  const stake = Math.floor(1_000 * 100 / cell.multiplierCents); // potential payout ≈ 10.00
+  const tap = (c: { row: number; col: number }) => post(capped.base, '/api/bets', { quoteId: q.id, row: c.row, col: c.col, stake }, p.auth);
+  const codes: string[] = [];
+  for (let i = 0; i < 4; i += 1) {
+    const r = await tap(cell);
+    codes.push(r.status === 202 ? 'ok' : r.body.error.code);
+  }
+  t.deepEqual(codes, ['ok', 'ok', 'ok', 'cell-liability-cap']);
+  const neighbours = q.cells.filter((c) => c.col === cell.col && c.row !== cell.row && !c.disabled && c.multiplierCents >= 150);
+  const more: string[] = [];
+  for (const c of neighbours.slice(0, 3)) {
+    const s = Math.floor(1_000 * 100 / c.multiplierCents);
+    const r = await post(capped.base, '/api/bets', { quoteId: q.id, row: c.row, col: c.col, stake: s }, p.auth);
+    more.push(r.status === 202 ? 'ok' : r.body.error.code);
+  }
+  t.true(more.includes('column-liability-cap'), more.join(','));
+});
