@@ -23,7 +23,11 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * `persistent: true` runs with AOF (fsync every write) like a production Redis that must survive a
+ * restart with nothing lost; the default keeps nothing on disk.
+ */
+export async function startRedis(opts: { persistent?: boolean } = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapstack-redis-'));
   const password = randomBytes(16).toString('hex');
@@ -32,7 +36,10 @@ export async function startRedis(): Promise<TestRedis> {
   const launch = async () => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--requirepass', password, '--protected-mode', 'yes'],
+      [
+        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--requirepass', password, '--protected-mode', 'yes',
+        ...(opts.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+      ],
       { stdio: 'ignore' },
     );
     const c = child;
