@@ -8,6 +8,8 @@ import { loadConfig, type Config } from '../services/shared/config.js';
 import { openDb, type Db } from '../services/shared/db/database.js';
 import { migrationStatus } from '../services/shared/db/migrate.js';
 import { AppError } from '../services/shared/errors.js';
+import { betKeys } from '../services/shared/betting/keys.js';
+import { Redis } from 'ioredis';
 
 /** Exit codes: documented in README "Admin CLI". */
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
@@ -24,6 +26,11 @@ export interface Context {
   /** The primary database; refuses a missing file or a schema that is not current. */
   db(opts?: { allowOutdated?: boolean; create?: boolean }): Db;
   operator: string;
+  /**
+   * Drop the available-balance cache of an address after an admin movement, so the writer reloads
+   * it from SQLite on the next tap. Returns a warning when Redis cannot be reached.
+   */
+  invalidateBalance(address: string): Promise<string | undefined>;
   close(): void;
 }
 
@@ -48,6 +55,27 @@ export function createContext(env: NodeJS.ProcessEnv): Context {
       return db;
     },
     operator: env.SUDO_USER ?? safeUser(),
+    async invalidateBalance(address) {
+      const c = ctx.config();
+      const redis = new Redis(c.redis.url, {
+        password: c.redis.password || undefined,
+        keyPrefix: c.redis.prefix,
+        lazyConnect: true,
+        connectTimeout: 2000,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      redis.on('error', () => undefined);
+      try {
+        await redis.connect();
+        await redis.del(betKeys.balance(address));
+        return undefined;
+      } catch (err) {
+        return `the ledger is updated, but Redis (${c.redis.url}) could not be reached to refresh the tap balance cache (${(err as Error).message}); it is rebuilt when the writer restarts`;
+      } finally {
+        redis.disconnect();
+      }
+    },
     close: () => db?.close(),
   };
   return ctx;

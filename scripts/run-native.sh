@@ -35,6 +35,12 @@ maxmemory 512mb
 maxmemory-policy noeviction
 CONF
 
+# What the admin CLI needs to reach this runtime (bin/tapstack reads it when these are unset).
+cat > "$TAPSTACK_RUN_DIR/cli.env" <<ENV
+TAPSTACK_REDIS_URL=$TAPSTACK_REDIS_URL
+TAPSTACK_REDIS_PASSWORD_FILE=$secret_file
+ENV
+
 "$TAPSTACK_HOME/bin/tapstack" migrate
 
 echo "tapstack: starting (API on http://${TAPSTACK_HTTP_HOST:-127.0.0.1}:${TAPSTACK_HTTP_PORT:-8080}, data in $TAPSTACK_DATA_DIR)"

@@ -29,7 +29,7 @@ export function registerAccount(program: Command, ctx: Context): void {
       .option('--note <text>', 'free text stored with the ledger row')
       .option('--json', 'print the result as JSON')
       .addHelpText('after', `\nAmount is in currency units with at most TAPSTACK_CURRENCY_DECIMALS decimals, e.g. 25 or 12.50.\nExample: tapstack account ${direction} 0xAb5801a7D398351b8bE11C439e05C5B3259aeC9B 25.00 --ref deposit-7731`)
-      .action((addressArg: string, amountArg: string, opts: MoveOpts) => {
+      .action(async (addressArg: string, amountArg: string, opts: MoveOpts) => {
         const config = ctx.config();
         const address = usage(() => normaliseAddress(addressArg));
         const amount = usage(() => parseAmount(amountArg, config.currency.decimals));
@@ -48,6 +48,8 @@ export function registerAccount(program: Command, ctx: Context): void {
         }
         const { entry, replayed } = result;
         const balance = findUser(db, address)?.balance ?? 0;
+        const warning = replayed ? undefined : await ctx.invalidateBalance(address);
+        if (warning) process.stderr.write(`tapstack: warning: ${warning}\n`);
         if (opts.json) {
           printJson({ applied: !replayed, seq: entry.seq, address, kind: entry.kind, amount: entry.amount, ref: entry.ref, balanceAfter: entry.balanceAfter, balance, hash: entry.hash, currency: config.currency });
           return;

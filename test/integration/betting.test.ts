@@ -19,6 +19,7 @@ import { startProcess, type Proc } from '../helpers/process.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { closeBreaker, openBreaker, publishTestQuote, tappableCell } from '../helpers/market-fixture.js';
 import { signIn } from '../helpers/wallet.js';
+import { runCli } from '../helpers/cli.js';
 
 let redis: TestRedis;
 let api: TestApi;
@@ -225,4 +226,27 @@ test.serial('liability caps per cell and per column refuse further taps', async 
     more.push(r.status === 202 ? 'ok' : r.body.error.code);
   }
   t.true(more.includes('column-liability-cap'), more.join(','));
+});
+
+test.serial('an operator credit or debit through the CLI reaches the tap balance at once', async (t) => {
+  const p = await player(1_000);
+  const q = await publishTestQuote(api.redis, api.config);
+  const cell = tappableCell(q, api.config.grid.lockSeconds);
+  const tap = (stake: number) => post(api.base, '/api/bets', { quoteId: q.id, row: cell.row, col: cell.col, stake }, p.auth);
+  t.is((await tap(100)).status, 202); // cache loaded: 900 available
+  const env = testEnv({ dataDir: api.dataDir, redis, extra: { TAPSTACK_REDIS_PREFIX: api.config.redis.prefix } });
+  const credit = await runCli(['account', 'credit', p.address, '50', '--ref', `top-up-${p.address}`], env);
+  t.is(credit.code, 0, credit.stderr);
+  t.is(credit.stderr, '');
+  const big = await tap(5_000);
+  t.is(big.status, 202, JSON.stringify(big.body));
+  const debit = await runCli(['account', 'debit', p.address, '5', '--ref', `wd-${p.address}`], env);
+  t.is(debit.code, 0, debit.stderr);
+  await waitFor(() => findUser(api.db, p.address)?.balance === 1_000 - 100 + 5_000 - 5_000 - 500 || undefined, 'writer caught up');
+  const me = await waitFor(async () => {
+    const r = await get(api.base, '/api/me', p.auth);
+    return r.body.available !== null && r.body;
+  }, 'available reloaded');
+  t.is(me.balance, 400);
+  t.true(checkIntegrity(api.db).ok);
 });

@@ -15,6 +15,8 @@ export function meRoutes(deps: ApiDeps & { reserver: Reserver }): Router {
     ctx.set('Cache-Control', 'no-store');
     // balance: the book (SQLite); available: what taps may spend now (balance minus stakes queued).
     const available = await deps.reserver.available(user.address).catch(() => undefined);
+    // Not loaded (first visit, or refreshed after an admin movement): ask the writer for it.
+    if (available === undefined) void deps.reserver.requestLoad(user.address).catch(() => undefined);
     ctx.body = { address: user.address, balance: user.balance, available: available ?? null, currency: deps.config.currency, createdAt: new Date(user.createdAt).toISOString() };
   });
   return router;
