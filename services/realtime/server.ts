@@ -6,6 +6,7 @@
  * after a Redis restart.
  */
 import { createServer, type Server as HttpServer } from 'node:http';
+import { Counter, Gauge } from 'prom-client';
 import { Server } from 'socket.io';
 import { z } from 'zod';
 import type { Channels } from '../shared/channels.js';
@@ -21,7 +22,6 @@ import { CURRENT_QUOTE_KEY } from '../shared/market/quote-store.js';
 import { readBreaker } from '../shared/market/breaker-store.js';
 import { createTickStore } from '../shared/market/tick-store.js';
 import { handle } from './envelope.js';
-import { Gauge, Counter } from 'prom-client';
 
 export interface RealtimeDeps {
   config: Config;
@@ -96,10 +96,11 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
   const onMessage = (channel: string, message: string) => {
     try {
       const data = JSON.parse(message) as Record<string, unknown>;
-      if (channel === deps.channels.ticks) io.emit('price', data), emitted.inc({ event: 'price' });
-      else if (channel === deps.channels.quotes) io.emit('quote', data), emitted.inc({ event: 'quote' });
-      else if (channel === deps.channels.breaker) io.emit('breaker', data), emitted.inc({ event: 'breaker' });
-      else if (channel === deps.channels.userEvents && typeof data.address === 'string' && typeof data.event === 'string') {
+      const broadcast = { [deps.channels.ticks]: 'price', [deps.channels.quotes]: 'quote', [deps.channels.breaker]: 'breaker' }[channel];
+      if (broadcast) {
+        io.emit(broadcast, data);
+        emitted.inc({ event: broadcast });
+      } else if (channel === deps.channels.userEvents && typeof data.address === 'string' && typeof data.event === 'string') {
         io.to(userRoom(data.address)).emit(data.event, data.data);
         emitted.inc({ event: data.event });
       }
