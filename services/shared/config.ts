@@ -115,6 +115,18 @@ export const CONFIG_SPEC = {
     default: '30000',
   }),
   workerHost: v({ env: 'TAPSTACK_WORKER_HOST', doc: 'Address the worker health/metrics listeners bind to.', schema: z.string().min(1), default: '127.0.0.1' }),
+  tlsDir: v({ env: 'TAPSTACK_TLS_DIR', doc: 'Directory of the generated TLS key and self-signed certificate; empty = <data dir>/tls.', schema: z.string(), default: '' }),
+  tlsCertFile: v({ env: 'TAPSTACK_TLS_CERT_FILE', doc: 'Operator-provided certificate chain (PEM); empty = the generated self-signed one.', schema: z.string(), default: '' }),
+  tlsKeyFile: v({ env: 'TAPSTACK_TLS_KEY_FILE', doc: 'Private key of TAPSTACK_TLS_CERT_FILE (PEM).', schema: z.string(), default: '' }),
+  hstsMaxAge: v({ env: 'TAPSTACK_HSTS_MAX_AGE', doc: 'HSTS max-age in seconds sent on every HTTPS response.', schema: z.coerce.number().int().min(0), default: '31536000' }),
+  nginxListen: v({ env: 'TAPSTACK_NGINX_LISTEN', doc: 'Address nginx listens on.', schema: z.string().min(1), default: '0.0.0.0' }),
+  nginxHttpPort: v({ env: 'TAPSTACK_NGINX_HTTP_PORT', doc: 'nginx plain-HTTP port (redirects to HTTPS, serves ACME challenges).', schema: port, default: '80' }),
+  nginxHttpsPort: v({ env: 'TAPSTACK_NGINX_HTTPS_PORT', doc: 'nginx HTTPS port.', schema: port, default: '443' }),
+  apiUpstream: v({ env: 'TAPSTACK_API_UPSTREAM', doc: 'host:port nginx proxies /api to.', schema: z.string().regex(/^[A-Za-z0-9.-]+:\d+$/), default: '127.0.0.1:8080' }),
+  realtimeUpstream: v({ env: 'TAPSTACK_REALTIME_UPSTREAM', doc: 'host:port nginx proxies /socket.io to.', schema: z.string().regex(/^[A-Za-z0-9.-]+:\d+$/), default: '127.0.0.1:8081' }),
+  dataMinFreeMb: v({ env: 'TAPSTACK_DATA_MIN_FREE_MB', doc: 'Refuse to start with less free space than this on the data volume.', schema: z.coerce.number().int().min(0), default: '256' }),
+  dataRequireMount: v({ env: 'TAPSTACK_DATA_REQUIRE_MOUNT', doc: 'Refuse to start unless the data directory is a mount point (set in the images).', schema: bool, default: 'false' }),
+  allowUnmarkedData: v({ env: 'TAPSTACK_ALLOW_UNMARKED_DATA', doc: 'Override: accept a non-empty data directory without the first-boot marker (adopts it).', schema: bool, default: 'false' }),
   logLevel: v({ env: 'TAPSTACK_LOG_LEVEL', doc: 'pino log level.', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' }),
   shutdownTimeoutMs: v({ env: 'TAPSTACK_SHUTDOWN_TIMEOUT_MS', doc: 'Longest graceful shutdown before a forced exit.', schema: posInt, default: '10000' }),
 } as const;
@@ -168,6 +180,20 @@ export interface Config {
   readonly writer: { readonly batchMax: number; readonly port: number };
   readonly resolver: { readonly host: string; readonly port: number; readonly intervalMs: number; readonly graceMs: number; readonly maxWaitMs: number };
   readonly workers: { readonly host: string; readonly ingestPort: number; readonly quoterPort: number };
+  readonly appliance: {
+    readonly tlsDir: string;
+    readonly tlsCertFile: string;
+    readonly tlsKeyFile: string;
+    readonly hstsMaxAge: number;
+    readonly nginxListen: string;
+    readonly nginxHttpPort: number;
+    readonly nginxHttpsPort: number;
+    readonly apiUpstream: string;
+    readonly realtimeUpstream: string;
+    readonly dataMinFreeMb: number;
+    readonly dataRequireMount: boolean;
+    readonly allowUnmarkedData: boolean;
+  };
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
 }
@@ -241,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
     if (r.volFloorAnnual > r.volCapAnnual) problems.push('TAPSTACK_VOL_FLOOR_ANNUAL must not exceed TAPSTACK_VOL_CAP_ANNUAL');
     if (r.volInitialAnnual < r.volFloorAnnual || r.volInitialAnnual > r.volCapAnnual) problems.push('TAPSTACK_VOL_INITIAL_ANNUAL must lie between the floor and the cap');
     if (r.feedMinSources > r.feedSources.length) problems.push(`TAPSTACK_FEED_MIN_SOURCES=${r.feedMinSources} exceeds the ${r.feedSources.length} configured source(s)`);
+    if (Boolean(r.tlsCertFile) !== Boolean(r.tlsKeyFile)) problems.push('TAPSTACK_TLS_CERT_FILE and TAPSTACK_TLS_KEY_FILE must be set together');
     if (parseAmount(r.gridRowHeight, 2) === 0) problems.push('TAPSTACK_GRID_ROW_HEIGHT must be positive');
     for (const [name, text] of [['TAPSTACK_STAKE_MIN', r.stakeMin], ['TAPSTACK_STAKE_MAX', r.stakeMax], ['TAPSTACK_CELL_LIABILITY_CAP', r.cellLiabilityCap], ['TAPSTACK_COLUMN_LIABILITY_CAP', r.columnLiabilityCap]] as const) {
       try {
@@ -303,6 +330,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
     },
     writer: { batchMax: r.writerBatchMax, port: r.writerPort },
     resolver: { host: r.workerHost, port: r.resolverPort, intervalMs: r.resolverIntervalMs, graceMs: r.resolverGraceMs, maxWaitMs: r.resolverMaxWaitMs },
+    appliance: {
+      tlsDir: r.tlsDir ? path.resolve(opts.cwd ?? process.cwd(), r.tlsDir) : path.join(dataDir, 'tls'),
+      tlsCertFile: r.tlsCertFile ? path.resolve(opts.cwd ?? process.cwd(), r.tlsCertFile) : '',
+      tlsKeyFile: r.tlsKeyFile ? path.resolve(opts.cwd ?? process.cwd(), r.tlsKeyFile) : '',
+      hstsMaxAge: r.hstsMaxAge,
+      nginxListen: r.nginxListen,
+      nginxHttpPort: r.nginxHttpPort,
+      nginxHttpsPort: r.nginxHttpsPort,
+      apiUpstream: r.apiUpstream,
+      realtimeUpstream: r.realtimeUpstream,
+      dataMinFreeMb: r.dataMinFreeMb,
+      dataRequireMount: r.dataRequireMount,
+      allowUnmarkedData: r.allowUnmarkedData,
+    },
     workers: { host: r.workerHost, ingestPort: r.ingestPort, quoterPort: r.quoterPort },
     logLevel: r.logLevel,
     shutdownTimeoutMs: r.shutdownTimeoutMs,
