@@ -127,6 +127,8 @@ export const CONFIG_SPEC = {
   dataMinFreeMb: v({ env: 'TAPSTACK_DATA_MIN_FREE_MB', doc: 'Refuse to start with less free space than this on the data volume.', schema: z.coerce.number().int().min(0), default: '256' }),
   dataRequireMount: v({ env: 'TAPSTACK_DATA_REQUIRE_MOUNT', doc: 'Refuse to start unless the data directory is a mount point (set in the images).', schema: bool, default: 'false' }),
   allowUnmarkedData: v({ env: 'TAPSTACK_ALLOW_UNMARKED_DATA', doc: 'Override: accept a non-empty data directory without the first-boot marker (adopts it).', schema: bool, default: 'false' }),
+  healthFailures: v({ env: 'TAPSTACK_HEALTH_FAILURES', doc: 'AIO: consecutive failed health probes (5 s apart) before the listener restarts a program.', schema: posInt.max(100), default: '3' }),
+  startTimeoutSeconds: v({ env: 'TAPSTACK_START_TIMEOUT_SECONDS', doc: 'AIO: how long a program waits for its dependencies to become healthy before giving up.', schema: posInt.max(3600), default: '60' }),
   logLevel: v({ env: 'TAPSTACK_LOG_LEVEL', doc: 'pino log level.', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' }),
   shutdownTimeoutMs: v({ env: 'TAPSTACK_SHUTDOWN_TIMEOUT_MS', doc: 'Longest graceful shutdown before a forced exit.', schema: posInt, default: '10000' }),
 } as const;
@@ -180,6 +182,7 @@ export interface Config {
   readonly writer: { readonly batchMax: number; readonly port: number };
   readonly resolver: { readonly host: string; readonly port: number; readonly intervalMs: number; readonly graceMs: number; readonly maxWaitMs: number };
   readonly workers: { readonly host: string; readonly ingestPort: number; readonly quoterPort: number };
+  readonly health: { readonly failures: number; readonly startTimeoutSeconds: number };
   readonly appliance: {
     readonly tlsDir: string;
     readonly tlsCertFile: string;
@@ -330,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
     },
     writer: { batchMax: r.writerBatchMax, port: r.writerPort },
     resolver: { host: r.workerHost, port: r.resolverPort, intervalMs: r.resolverIntervalMs, graceMs: r.resolverGraceMs, maxWaitMs: r.resolverMaxWaitMs },
+    health: { failures: r.healthFailures, startTimeoutSeconds: r.startTimeoutSeconds },
     appliance: {
       tlsDir: r.tlsDir ? path.resolve(opts.cwd ?? process.cwd(), r.tlsDir) : path.join(dataDir, 'tls'),
       tlsCertFile: r.tlsCertFile ? path.resolve(opts.cwd ?? process.cwd(), r.tlsCertFile) : '',
