@@ -4,10 +4,11 @@
  */
 import path from 'node:path';
 import { loadConfig } from '../services/shared/config.js';
+import { withRuntimeEnv } from './runtime-env.js';
 import { probeFor, runProbe } from './probes.js';
 import { createSupervisorClient } from './supervisor-rpc.js';
 
-const config = loadConfig(process.env);
+const config = loadConfig(withRuntimeEnv(process.env));
 const runDir = process.env.TAPSTACK_RUN_DIR ?? path.join(config.dataDir, 'run');
 const problems: string[] = [];
 try {

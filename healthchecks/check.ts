@@ -1,8 +1,9 @@
 /** `node dist/healthchecks/check.js <program>...`: exit 0 iff every named AIO program is healthy. */
 import { loadConfig } from '../services/shared/config.js';
+import { withRuntimeEnv } from './runtime-env.js';
 import { probeFor, runProbe } from './probes.js';
 
-const config = loadConfig(process.env);
+const config = loadConfig(withRuntimeEnv(process.env));
 const names = process.argv.slice(2);
 if (names.length === 0) {
   process.stderr.write('usage: check.js <program>...\n');
