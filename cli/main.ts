@@ -8,6 +8,7 @@ import { registerConfig } from './commands/config.command.js';
 import { registerIntegrity } from './commands/integrity.command.js';
 import { registerLedger } from './commands/ledger.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
+import { registerSetup } from './commands/setup.command.js';
 import { EXIT, createContext, toCliError } from './context.js';
 
 const ctx = createContext(process.env);
@@ -20,6 +21,7 @@ registerLedger(program, ctx);
 registerIntegrity(program, ctx);
 registerMigrate(program, ctx);
 registerConfig(program, ctx);
+registerSetup(program, ctx);
 
 try {
   await program.parseAsync(process.argv);
