@@ -32,6 +32,7 @@ export function isRedisUnavailable(err: unknown): boolean {
   const e = err as { name?: string; code?: string; message?: string } | undefined;
   return (
     e?.name === 'MaxRetriesPerRequestError' ||
+    e?.name === 'AbortError' ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'NR_CLOSED'].includes(e?.code ?? '') ||
     /Connection is closed|Stream isn't writeable/.test(e?.message ?? '')
   );

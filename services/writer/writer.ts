@@ -23,6 +23,13 @@ import type { WriterMetrics } from './metrics.js';
 export const CONSUMER = 'writer';
 const DEAD_LETTERS = 'writer:dead';
 
+/** Stream ids are `<ms>-<seq>`: compare them as numbers, part by part. */
+function streamIdBefore(a: string, b: string): boolean {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am < bm || (am === bm && as < bs);
+}
+
 export interface WriterDeps {
   db: Db;
   /** For bookkeeping, acks and events. */
@@ -94,6 +101,8 @@ export function createWriter(deps: WriterDeps) {
     const dead: Entry[] = [];
     for (const [id, fields] of entries) {
       try {
+        // A pending entry whose data is gone from the stream is read back as [id, null].
+        if (!fields) throw new Error('entry data missing');
         const raw = fields[fields.indexOf('c') + 1];
         commands.push({ id, cmd: decodeCommand(raw ?? '') });
       } catch {
@@ -138,12 +147,20 @@ export function createWriter(deps: WriterDeps) {
       await deps.bookkeeper.load(address, findUser(deps.db, address)?.balance ?? 0, false);
     }
     const pipe = deps.redis.pipeline();
-    for (const [id, fields] of dead) pipe.xadd(DEAD_LETTERS, '*', 'from', id, ...fields);
+    for (const [id, fields] of dead) pipe.xadd(DEAD_LETTERS, '*', 'from', id, ...(fields ?? ['missing', '1']));
     pipe.xack(WRITER_STREAM, WRITER_GROUP, ...entries.map(([id]) => id));
-    // Everything before the newest acked id is done: drop it from the stream.
-    pipe.xtrim(WRITER_STREAM, 'MINID', '~', (entries.at(-1) as Entry)[0]);
     for (const e of events) pipe.publish(deps.channels.userEvents, JSON.stringify(e));
-    await pipe.exec();
+    pipe.xpending(WRITER_STREAM, WRITER_GROUP);
+    const results = await pipe.exec();
+    // Drop what is done from the stream: everything before the newest acked id, but never an entry
+    // still pending (delivered by a read whose reply was lost): its data is needed to process it.
+    const [summaryErr, summary] = results?.at(-1) ?? [new Error('no reply')];
+    if (!summaryErr) {
+      const [count, oldestPending] = summary as [number, string | null];
+      const newest = (entries.at(-1) as Entry)[0];
+      const before = Number(count) > 0 && oldestPending && streamIdBefore(oldestPending, newest) ? oldestPending : newest;
+      await deps.redis.xtrim(WRITER_STREAM, 'MINID', '~', before);
+    }
     if (dead.length) log.error({ count: dead.length }, 'unreadable queue entries moved to writer:dead');
     if (bets) deps.metrics.lastCommit.set(Date.now() / 1000);
   }
@@ -184,7 +201,12 @@ export function createWriter(deps: WriterDeps) {
         while (running) {
           lastLoopAt = Date.now();
           try {
-            const entries = await read('>', true);
+            // Our own unacknowledged entries first: a batch whose bookkeeping or ack failed (Redis
+            // went away), or entries a read delivered whose reply was lost (or re-sent by the client
+            // library after a reconnect). Reading only new entries ('>') would strand them until a
+            // restart: bets accepted but never committed, stakes pending forever.
+            const pending = await read('0', false);
+            const entries = pending.length ? pending : await read('>', true);
             await processBatch(entries);
             const depth = await deps.redis.xlen(WRITER_STREAM);
             deps.metrics.queueDepth.set(depth);

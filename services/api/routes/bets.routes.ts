@@ -9,7 +9,8 @@ import { Counter } from 'prom-client';
 import { z } from 'zod';
 import { payoutOf, type BetCommand } from '../../shared/betting/commands.js';
 import { betKeys } from '../../shared/betting/keys.js';
-import type { Reserver } from '../../shared/betting/reserve.js';
+import type { Reserver, ReserveResult } from '../../shared/betting/reserve.js';
+import { isRedisUnavailable } from '../../shared/redis.js';
 import { AppError, badRequest, conflict, notFound, tooMany } from '../../shared/errors.js';
 import { getBet, listBets, type BetRow } from '../../shared/repos/bets.repo.js';
 import type { ApiDeps } from '../deps.js';
@@ -77,6 +78,25 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
     return cmd && cmd.address === address ? pendingView(cmd) : undefined;
   };
 
+  /**
+   * Reserve, and if Redis went away mid-call, find out whether the script ran before answering
+   * 5xx: a lost reply must not tell the player "failed" about a bet that was placed.
+   */
+  const reserveOrResolve = async (bet: BetCommand, now: number, idempotencyKey: string | undefined): Promise<ReserveResult> => {
+    try {
+      return await deps.reserver.reserve(bet, { now, idempotencyKey });
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+      for (let attempt = 0; attempt < 4; attempt += 1) {
+        await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+        const placed = await deps.redis.exists(betKeys.pendingBet(bet.id)).catch(() => undefined);
+        if (placed === 1 || getBet(deps.db, bet.id)) return { kind: 'ok', betId: bet.id, available: Number.NaN };
+        if (placed === 0) throw new AppError(503, 'unavailable', 'temporarily unavailable; the bet was not placed: retry', { retryAfterSeconds: 1 });
+      }
+      throw new AppError(503, 'outcome-unknown', 'the bet may or may not have been placed: check GET /api/bets/<betId> before tapping again', { betId: bet.id, retryAfterSeconds: 2 });
+    }
+  };
+
   router.post('/bets', requireSession(deps), async (ctx) => {
     const { session } = ctx.state.auth as Authed;
     const address = session.address;
@@ -115,19 +135,19 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
         payout: payoutOf(body.stake, cell.multiplierCents),
         placedAt: now,
       };
-      let result = await deps.reserver.reserve(bet, { now, idempotencyKey });
+      let result = await reserveOrResolve(bet, now, idempotencyKey);
       if (result.kind === 'refused' && result.code === 'balance-not-loaded') {
         // First tap since the cache was (re)built: the writer loads it from SQLite in order.
         await deps.reserver.requestLoad(address);
         const deadline = Date.now() + BALANCE_WAIT_MS;
         while (Date.now() < deadline && (await deps.reserver.available(address)) === undefined) await new Promise((r) => setTimeout(r, 10));
-        result = await deps.reserver.reserve(bet, { now: deps.now(), idempotencyKey });
+        result = await reserveOrResolve(bet, deps.now(), idempotencyKey);
       }
       switch (result.kind) {
         case 'ok':
           placed.inc({ outcome: 'accepted' });
           ctx.status = 202;
-          ctx.body = { bet: pendingView(bet), available: result.available };
+          ctx.body = { bet: pendingView(bet), ...(Number.isNaN(result.available) ? {} : { available: result.available }) };
           return;
         case 'replay': {
           const original = await findBet(result.betId, address);

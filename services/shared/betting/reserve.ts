@@ -3,6 +3,7 @@
  * breaker, available balance, per-cell and per-column liability caps, then the reservation
  * (balance −stake, pending +stake, liabilities +payout) and the enqueueing of the bet on the
  * writer's stream. Either all of it happens or none: an API killed after answering 202 loses nothing.
+ * Idempotent on the bet id, so a re-sent script (lost reply, reconnect) reserves nothing twice.
  */
 import type { Redis } from '../redis.js';
 import { BREAKER_KEY } from '../market/breaker-store.js';
@@ -11,6 +12,10 @@ import { betKeys } from './keys.js';
 
 const RESERVE = `
 local now = tonumber(ARGV[1])
+-- This very bet is already reserved and queued: the script ran before and its reply was lost
+-- (Redis stopped before answering; the client library re-sends unanswered commands on reconnect).
+-- Reserving it again would take the stake twice from the cache and leave pend stuck forever.
+if redis.call('EXISTS', KEYS[9]) == 1 then return {'ok', ARGV[10], redis.call('GET', KEYS[1]) or '0'} end
 if ARGV[13] == '1' then
   local existing = redis.call('GET', KEYS[3])
   if existing then return {'replay', existing} end
