@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(redis-server redis-tools supervisor nginx sqlite3 openssl curl ca-certificates)
+packages=(redis-server redis-tools supervisor nginx sqlite3 openssl curl ca-certificates rsync openssh-client)
 if [ "${1:-}" = "--test" ]; then
   # Validators and probes the test suite runs (TOOLING.md): compose 1.29, sslscan, shellcheck, wrk.
-  packages+=(procps docker-compose sslscan shellcheck wrk)
+  packages+=(procps docker-compose sslscan shellcheck wrk age openssh-server util-linux)
 fi
 
 missing=()
