@@ -130,6 +130,12 @@ export const CONFIG_SPEC = {
   allowUnmarkedData: v({ env: 'TAPSTACK_ALLOW_UNMARKED_DATA', doc: 'Override: accept a non-empty data directory without the first-boot marker (adopts it).', schema: bool, default: 'false' }),
   healthFailures: v({ env: 'TAPSTACK_HEALTH_FAILURES', doc: 'AIO: consecutive failed health probes (5 s apart) before the listener restarts a program.', schema: posInt.max(100), default: '3' }),
   startTimeoutSeconds: v({ env: 'TAPSTACK_START_TIMEOUT_SECONDS', doc: 'AIO: how long a program waits for its dependencies to become healthy before giving up.', schema: posInt.max(3600), default: '60' }),
+  backupConfigFile: v({ env: 'TAPSTACK_BACKUP_CONFIG_FILE', doc: 'JSON file of backup targets, schedules and retention (DEPLOY.md "Backups"); empty = <data dir>/backup.json if present.', schema: z.string(), default: '' }),
+  backupRecipients: v({ env: 'TAPSTACK_BACKUP_RECIPIENTS', doc: 'Comma-separated age X25519 recipients (age1...) backups are encrypted to; `tapstack backup keygen` makes one.', schema: z.string().regex(/^(age1[02-9ac-hj-np-z]{58}(,age1[02-9ac-hj-np-z]{58})*)?$/, 'comma-separated age1... recipients'), default: '' }),
+  backupPassphrase: v({ env: 'TAPSTACK_BACKUP_PASSPHRASE', doc: 'Optional passphrase that can also decrypt backups (or TAPSTACK_BACKUP_PASSPHRASE_FILE).', schema: z.string(), default: '', secret: true }),
+  backupStagingDir: v({ env: 'TAPSTACK_BACKUP_STAGING_DIR', doc: 'Where consistent snapshots are staged before upload; empty = <data dir>/backup-staging.', schema: z.string(), default: '' }),
+  backupContinuous: v({ env: 'TAPSTACK_BACKUP_CONTINUOUS', doc: 'Ship committed SQLite changes (WAL) continuously for point-in-time restore (RPO of seconds).', schema: bool, default: 'false' }),
+  backupContinuousIntervalMs: v({ env: 'TAPSTACK_BACKUP_CONTINUOUS_INTERVAL_MS', doc: 'How often continuous mode ships new WAL frames.', schema: posInt.min(100).max(60_000), default: '1000' }),
   logLevel: v({ env: 'TAPSTACK_LOG_LEVEL', doc: 'pino log level.', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' }),
   shutdownTimeoutMs: v({ env: 'TAPSTACK_SHUTDOWN_TIMEOUT_MS', doc: 'Longest graceful shutdown before a forced exit.', schema: posInt, default: '10000' }),
 } as const;
@@ -184,6 +190,14 @@ export interface Config {
   readonly resolver: { readonly host: string; readonly port: number; readonly intervalMs: number; readonly graceMs: number; readonly maxWaitMs: number };
   readonly workers: { readonly host: string; readonly ingestPort: number; readonly quoterPort: number };
   readonly health: { readonly failures: number; readonly startTimeoutSeconds: number };
+  readonly backup: {
+    readonly configFile: string;
+    readonly recipients: readonly string[];
+    readonly passphrase: string;
+    readonly stagingDir: string;
+    readonly continuous: boolean;
+    readonly continuousIntervalMs: number;
+  };
   readonly appliance: {
     readonly tlsDir: string;
     readonly tlsCertFile: string;
@@ -336,6 +350,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
     writer: { batchMax: r.writerBatchMax, port: r.writerPort },
     resolver: { host: r.workerHost, port: r.resolverPort, intervalMs: r.resolverIntervalMs, graceMs: r.resolverGraceMs, maxWaitMs: r.resolverMaxWaitMs },
     health: { failures: r.healthFailures, startTimeoutSeconds: r.startTimeoutSeconds },
+    backup: {
+      configFile: r.backupConfigFile ? path.resolve(opts.cwd ?? process.cwd(), r.backupConfigFile) : path.join(dataDir, 'backup.json'),
+      recipients: r.backupRecipients ? r.backupRecipients.split(',') : [],
+      passphrase: r.backupPassphrase,
+      stagingDir: r.backupStagingDir ? path.resolve(opts.cwd ?? process.cwd(), r.backupStagingDir) : path.join(dataDir, 'backup-staging'),
+      continuous: r.backupContinuous,
+      continuousIntervalMs: r.backupContinuousIntervalMs,
+    },
     appliance: {
       tlsDir: r.tlsDir ? path.resolve(opts.cwd ?? process.cwd(), r.tlsDir) : path.join(dataDir, 'tls'),
       tlsCertFile: r.tlsCertFile ? path.resolve(opts.cwd ?? process.cwd(), r.tlsCertFile) : '',
@@ -362,7 +384,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
 export function maskedConfig(config: Config): Config {
   const url = new URL(config.redis.url);
   if (url.password) url.password = '********';
-  return { ...config, redis: { ...config.redis, url: url.toString(), password: config.redis.password ? '********' : '' } };
+  return {
+    ...config,
+    redis: { ...config.redis, url: url.toString(), password: config.redis.password ? '********' : '' },
+    backup: { ...config.backup, passphrase: config.backup.passphrase ? '********' : '' },
+  };
 }
 
 function deepFreeze<T>(o: T): T {
