@@ -78,7 +78,7 @@ const config = () => loadConfig(env);
 test.serial('prices and grid quotes stream to a socket.io client; the quote is transparent', async (t) => {
   const s = open();
   const price = await nextEvent<{ priceCents: number; ts: number }>(s, 'price');
-  t.true(Number.isSafeInteger(price.priceCents) && price.priceCents > 0);
+  t.true(Number.isSafeInteger(price.priceCents) && price.priceCents > 0, JSON.stringify(price));
   const quote = await nextEvent<Quote>(s, 'quote');
   t.regex(quote.id, /^q\d+$/);
   t.true(quote.expiresAt > quote.createdAt);
@@ -86,21 +86,25 @@ test.serial('prices and grid quotes stream to a socket.io client; the quote is t
   t.is(quote.edge, 0.05);
   t.is(quote.cells.length, 6 * 4);
   for (const c of quote.cells) {
-    t.true(c.highCents - c.lowCents === 1000 && c.endMs - c.startMs === 5000);
-    t.true(c.probability >= 0 && c.probability <= 1);
+    t.true(c.highCents - c.lowCents === 1000 && c.endMs - c.startMs === 5000, JSON.stringify(c));
+    t.true(c.probability >= 0 && c.probability <= 1, JSON.stringify(c));
     t.true(Number.isInteger(c.multiplierCents));
   }
   // The ack envelope: snapshot returns the current quote, breaker and recent prices.
   const ack = await s.timeout(5000).emitWithAck('snapshot', {});
-  t.true(ack.ok);
+  t.true(ack.ok, JSON.stringify(ack).slice(0, 300));
   t.truthy(ack.data.quote?.id);
-  t.true(ack.data.prices.length > 0);
+  t.true(ack.data.prices.length > 0, 'snapshot carries recent prices');
   t.true(['open', 'closed'].includes(ack.data.breaker.state));
   const bad = await s.timeout(5000).emitWithAck('snapshot', { sinceMs: 'yesterday' });
   t.like(bad, { ok: false, error: { code: 'invalid-payload' } });
   // Ticks are kept in the Redis stream for resolution.
-  const stored = await createTickStore(client, { retentionMs: 86_400_000, now: Date.now, channel: 'unused' }).range(Date.now() - 60_000, Date.now());
-  t.true(stored.length > 5);
+  const store = createTickStore(client, { retentionMs: 86_400_000, now: Date.now, channel: 'unused' });
+  const stored = await waitFor(async () => {
+    const r = await store.range(Date.now() - 60_000, Date.now());
+    return r.length > 5 && r;
+  }, 'ticks in the stream');
+  t.true(stored.every((x, i) => i === 0 || x.ts >= (stored[i - 1] as { ts: number }).ts), 'stream in time order');
 });
 
 test.serial('the API serves the current quote, the breaker, and shows it in /readyz details', async (t) => {
