@@ -1,23 +1,13 @@
 /** Grid quotes in Redis: the current quote (one GET for the API), each quote by id (for bets). */
+import type { GridCell } from '../pricing/grid.js';
 import type { Redis } from '../redis.js';
 
 export const CURRENT_QUOTE_KEY = 'quote:current';
 export const quoteKey = (id: string) => `quote:${id}`;
 export const QUOTE_VERSION_KEY = 'quote:version';
 
-export interface QuoteCell {
-  row: number;
-  col: number;
-  lowCents: number;
-  highCents: number;
-  startMs: number;
-  endMs: number;
-  probability: number;
-  multiplierCents: number;
-  disabled: boolean;
-  locked: boolean;
-  reason?: string;
-}
+/** A cell as published: the pricing library's cell, or disabled with 'breaker-open' while halted. */
+export type QuoteCell = Omit<GridCell, 'reason'> & { reason?: GridCell['reason'] | 'breaker-open' };
 
 export interface Quote {
   id: string;

@@ -5,21 +5,11 @@
  */
 import type { Db } from '../db/database.js';
 import { AppError, conflict } from '../errors.js';
-import { GENESIS_HASH, ledgerRowHash } from '../ledger-hash.js';
+import { GENESIS_HASH, ledgerRowHash, type HashedFields } from '../ledger-hash.js';
 import { MAX_AMOUNT } from '../money.js';
 
-export interface LedgerEntry {
-  seq: number;
-  createdAt: number;
-  address: string;
-  kind: string;
-  amount: number;
-  balanceAfter: number;
-  ref: string;
-  meta: string | null;
-  prevHash: string;
-  hash: string;
-}
+/** A ledger row: the hashed fields plus the hash that seals them. */
+export type LedgerEntry = HashedFields & { hash: string };
 
 export interface Movement {
   address: string;
