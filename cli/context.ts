@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { loadConfig, type Config } from '../services/shared/config.js';
-import { openDb, type Db } from '../services/shared/db/database.js';
+import { CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES, openDb, type Db } from '../services/shared/db/database.js';
 import { migrationStatus } from '../services/shared/db/migrate.js';
 import { AppError } from '../services/shared/errors.js';
 import { betKeys } from '../services/shared/betting/keys.js';
@@ -45,7 +45,12 @@ export function createContext(env: NodeJS.ProcessEnv): Context {
       if (!opts.create && !fs.existsSync(c.dbFile)) {
         throw new CliError(`no database at ${c.dbFile}: check TAPSTACK_DATA_DIR, or run \`tapstack migrate\` to create one`, 'no-database');
       }
-      db = openDb(c.dbFile, { mustExist: !opts.create, synchronous: c.sqlite.synchronous });
+      db = openDb(c.dbFile, {
+        mustExist: !opts.create,
+        synchronous: c.sqlite.synchronous,
+        // Continuous backup: the WAL shipper owns checkpoints (OpenOptions.walAutocheckpoint).
+        ...(c.backup.continuous ? { walAutocheckpoint: CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES } : {}),
+      });
       if (!opts.allowOutdated) {
         const s = migrationStatus(db);
         if (s.current !== s.latest) {

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerAccount } from './commands/account.command.js';
+import { registerBackup } from './commands/backup.command.js';
 import { registerConfig } from './commands/config.command.js';
 import { registerIntegrity } from './commands/integrity.command.js';
 import { registerLedger } from './commands/ledger.command.js';
@@ -22,6 +23,7 @@ registerIntegrity(program, ctx);
 registerMigrate(program, ctx);
 registerConfig(program, ctx);
 registerSetup(program, ctx);
+registerBackup(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

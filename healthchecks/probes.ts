@@ -35,6 +35,8 @@ export function probeFor(program: string, config: Config): Probe | undefined {
       return local(config.resolver.port);
     case 'scheduler':
       return local(config.scheduler.port);
+    case 'backup':
+      return local(config.backup.port);
     case 'nginx':
       return { kind: 'http', url: `https://127.0.0.1:${config.appliance.nginxHttpsPort}/healthz` };
     default:
@@ -42,7 +44,7 @@ export function probeFor(program: string, config: Config): Probe | undefined {
   }
 }
 
-export const PROGRAMS = ['redis', 'api', 'realtime', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'nginx'] as const;
+export const PROGRAMS = ['redis', 'api', 'realtime', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup', 'nginx'] as const;
 
 export function httpProbe(url: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {

@@ -136,6 +136,14 @@ export const CONFIG_SPEC = {
   backupStagingDir: v({ env: 'TAPSTACK_BACKUP_STAGING_DIR', doc: 'Where consistent snapshots are staged before upload; empty = <data dir>/backup-staging.', schema: z.string(), default: '' }),
   backupContinuous: v({ env: 'TAPSTACK_BACKUP_CONTINUOUS', doc: 'Ship committed SQLite changes (WAL) continuously for point-in-time restore (RPO of seconds).', schema: bool, default: 'false' }),
   backupContinuousIntervalMs: v({ env: 'TAPSTACK_BACKUP_CONTINUOUS_INTERVAL_MS', doc: 'How often continuous mode ships new WAL frames.', schema: posInt.min(100).max(60_000), default: '1000' }),
+  backupIdentity: v({
+    env: 'TAPSTACK_BACKUP_IDENTITY',
+    doc: 'age identity (AGE-SECRET-KEY-1...) for verify drills and restore, usually as TAPSTACK_BACKUP_IDENTITY_FILE; leave unset so the appliance cannot read its own backups (drills then check ciphertext only).',
+    schema: z.string(),
+    default: '',
+    secret: true,
+  }),
+  backupPort: v({ env: 'TAPSTACK_BACKUP_PORT', doc: 'Port of the backup scheduler health/metrics listener.', schema: port, default: '9469' }),
   logLevel: v({ env: 'TAPSTACK_LOG_LEVEL', doc: 'pino log level.', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' }),
   shutdownTimeoutMs: v({ env: 'TAPSTACK_SHUTDOWN_TIMEOUT_MS', doc: 'Longest graceful shutdown before a forced exit.', schema: posInt, default: '10000' }),
 } as const;
@@ -197,6 +205,10 @@ export interface Config {
     readonly stagingDir: string;
     readonly continuous: boolean;
     readonly continuousIntervalMs: number;
+    /** Identity lines (`AGE-SECRET-KEY-1...`, comments allowed: an age-keygen file) or ''. */
+    readonly identity: string;
+    readonly host: string;
+    readonly port: number;
   };
   readonly appliance: {
     readonly tlsDir: string;
@@ -357,6 +369,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
       stagingDir: r.backupStagingDir ? path.resolve(opts.cwd ?? process.cwd(), r.backupStagingDir) : path.join(dataDir, 'backup-staging'),
       continuous: r.backupContinuous,
       continuousIntervalMs: r.backupContinuousIntervalMs,
+      identity: r.backupIdentity,
+      host: r.workerHost,
+      port: r.backupPort,
     },
     appliance: {
       tlsDir: r.tlsDir ? path.resolve(opts.cwd ?? process.cwd(), r.tlsDir) : path.join(dataDir, 'tls'),
@@ -387,7 +402,7 @@ export function maskedConfig(config: Config): Config {
   return {
     ...config,
     redis: { ...config.redis, url: url.toString(), password: config.redis.password ? '********' : '' },
-    backup: { ...config.backup, passphrase: config.backup.passphrase ? '********' : '' },
+    backup: { ...config.backup, passphrase: config.backup.passphrase ? '********' : '', identity: config.backup.identity ? '********' : '' },
   };
 }
 

@@ -3,7 +3,7 @@
  * masked config log line, database open + schema check.
  */
 import { ConfigError, loadConfig, maskedConfig, type Config } from './config.js';
-import { openDb, type Db } from './db/database.js';
+import { CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES, openDb, type Db } from './db/database.js';
 import { migrationStatus } from './db/migrate.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -26,9 +26,15 @@ export function bootConfig(service: string, env: NodeJS.ProcessEnv = process.env
   return { config, log };
 }
 
-/** Open the primary database and refuse to run on a schema that is not exactly current. */
+/**
+ * Open the primary database and refuse to run on a schema that is not exactly current. In
+ * continuous backup mode the WAL shipper owns checkpoints (see `OpenOptions.walAutocheckpoint`).
+ */
 export function openPrimaryDb(config: Config, log: Logger): Db {
-  const db = openDb(config.dbFile, { synchronous: config.sqlite.synchronous });
+  const db = openDb(config.dbFile, {
+    synchronous: config.sqlite.synchronous,
+    ...(config.backup.continuous ? { walAutocheckpoint: CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES } : {}),
+  });
   const status = migrationStatus(db);
   if (status.current !== status.latest) {
     db.close();

@@ -31,7 +31,7 @@ const sockets: Socket[] = [];
 
 test.before(async () => {
   root = tempDir('tapstack-e2e-');
-  for (const name of ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler']) ports[name] = await freePort();
+  for (const name of ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup']) ports[name] = await freePort();
   origin = `https://localhost:${ports.https}`;
   env = {
     ...cleanProcessEnv(),
@@ -50,6 +50,7 @@ test.before(async () => {
     TAPSTACK_WRITER_PORT: String(ports.writer),
     TAPSTACK_RESOLVER_PORT: String(ports.resolver),
     TAPSTACK_SCHEDULER_PORT: String(ports.scheduler),
+    TAPSTACK_BACKUP_PORT: String(ports.backup),
     TAPSTACK_DEMO_MODE: 'true',
     TAPSTACK_SYNTHETIC_TICK_MS: '100',
     TAPSTACK_BREAKER_RECOVERY_SECONDS: '2',

@@ -16,7 +16,7 @@ export interface Db {
   stmt(sql: string): BetterSqlite3.Statement;
   /** Run `fn` in one BEGIN IMMEDIATE transaction; rolls back on throw. */
   write<T>(fn: () => T): T;
-  /** Checkpoint the WAL into the main file (used at shutdown). */
+  /** Checkpoint the WAL into the main file (used at shutdown); PASSIVE when `walAutocheckpoint` is set. */
   checkpoint(): void;
   close(): void;
 }
@@ -27,7 +27,24 @@ export interface OpenOptions {
   mustExist?: boolean;
   synchronous?: 'FULL' | 'NORMAL';
   busyTimeoutMs?: number;
+  /**
+   * `PRAGMA wal_autocheckpoint` in pages. Set (to CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES) when
+   * continuous backup ships the WAL (backup/wal/README.md): its shipper then owns checkpoints and
+   * SQLite's own automatic checkpoint is only a safety valve for a WAL that grew far too big
+   * because the shipper is down. Also turns `checkpoint()` into a PASSIVE checkpoint: a TRUNCATE
+   * would reset the WAL behind the shipper (or wait on the shipper's read lock while it holds the
+   * write lock, stalling every writer).
+   */
+  walAutocheckpoint?: number;
 }
+
+/**
+ * The safety-valve size for continuous mode: 65,536 pages (256 MiB with 4 KiB pages). SQLite's
+ * automatic checkpoint is PASSIVE: while the shipper runs it copies only frames up to the
+ * shipper's read mark and cannot restart the WAL, so nothing is lost; when the shipper is down it
+ * bounds the WAL (the shipper then starts a new generation when it comes back).
+ */
+export const CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES = 65_536;
 
 /** Open (creating the parent directory for writers) and configure a database file. */
 export function openDb(file: string, opts: OpenOptions = {}): Db {
@@ -39,6 +56,7 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
     const mode = raw.pragma('journal_mode = WAL', { simple: true });
     if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch ${file} to WAL (got ${String(mode)})`);
     raw.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    if (opts.walAutocheckpoint !== undefined) raw.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(opts.walAutocheckpoint))}`);
   }
   raw.pragma('foreign_keys = ON');
 
@@ -57,7 +75,7 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
     stmt,
     write: <T>(fn: () => T): T => raw.transaction(fn).immediate(),
     checkpoint: () => {
-      if (!opts.readonly && raw.open) raw.pragma('wal_checkpoint(TRUNCATE)');
+      if (!opts.readonly && raw.open) raw.pragma(opts.walAutocheckpoint === undefined ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)');
     },
     close: () => {
       if (raw.open) raw.close();

@@ -1,0 +1,26 @@
+/**
+ * Errors of the backup engine: a stable `code` (tests and scripts branch on it), an operator-facing
+ * message that names the object or file involved, and the CLI exit status.
+ *   2  the operator must change something first (no recipients, bad backup config, no identity)
+ *   1  the run failed (a target down, a damaged object, a failed drill)
+ */
+export class BackupError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exitCode: number = 1,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'BackupError';
+  }
+}
+
+export const isBackupError = (err: unknown, code?: string): err is BackupError =>
+  err instanceof BackupError && (code === undefined || err.code === code);
+
+/** A short, single-line description of anything thrown (for per-target results and logs). */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message.split('\n')[0] ?? err.message;
+  return String(err);
+}

@@ -1,0 +1,262 @@
+/**
+ * `backup restore [--at T] [--dry-run]`: pick a backup (the newest, or the newest whose snapshot is
+ * not after T), then — never under a running app — download and decrypt it into a temp dir inside
+ * the data directory, check everything there (hashes, SQLite integrity, ledger, RDB), and only then
+ * swap it in file by file with rename(2), moving what it replaces to a rollback directory
+ * (`<data>.pre-restore-<time>`, or `<data>/.pre-restore-<time>` when the data directory is a mount
+ * point that cannot have siblings on its volume). Then migrations and the ledger integrity check.
+ *
+ * Point in time: full snapshots give the base (`snapshotAt ≤ T`). backup/wal extends this with
+ * continuous segments through `PointInTimeExtension` (window + replay onto the restored copy before
+ * the swap); without it, the restore is the base snapshot and the plan says so.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../../services/shared/config.js';
+import { openDb } from '../../services/shared/db/database.js';
+import { migrate } from '../../services/shared/db/migrate.js';
+import { MIGRATIONS } from '../../services/shared/db/migrations/index.js';
+import { checkIntegrity, type IntegrityReport } from '../../services/shared/integrity.js';
+import type { Logger } from '../../services/shared/logger.js';
+import type { DecryptionSpec, Target } from '../contracts.js';
+import { DB_NAME, RDB_NAME, restorePath } from '../snapshot/files.js';
+import { compactTime, manifestSize, type TapstackManifest } from '../snapshot/manifest.js';
+import { knownChunks, loadCatalog, pickBackup, type Catalog, type CatalogEntry } from './catalog.js';
+import { drillChecks } from './drill.js';
+import { BackupError, describeError } from './errors.js';
+import { acquireBackupLock, scratchDir } from './lock.js';
+import { materialize } from './materialize.js';
+import { silentProgress, type Progress } from './progress.js';
+import { APP_PROGRAMS, inspectApp, runningReasons, startPrograms, stopPrograms } from './services.js';
+import type { TargetSettings } from './settings.js';
+import { rollbackLocation, swapIn } from './swap.js';
+import { closeTarget, openTarget } from './targets.js';
+
+/** The hook backup/wal implements for restores to any second (continuous mode). */
+export interface PointInTimeExtension {
+  /** The span continuous segments cover on this target, if any. */
+  window(target: Target, catalog: Catalog): Promise<{ from: number; to: number } | undefined>;
+  /** Replay committed changes after `base.snapshotAt` up to `at` onto `dbFile` (the restored copy). */
+  replay(target: Target, base: TapstackManifest, dbFile: string, at: number, spec: DecryptionSpec): Promise<{ replayedUntil: number; segments: number }>;
+}
+
+export interface RestoreOptions {
+  config: Config;
+  log: Logger;
+  /** Candidate targets (the one named by --target, or every enabled one). */
+  targets: TargetSettings[];
+  backupId?: string;
+  at?: number;
+  dryRun: boolean;
+  spec?: DecryptionSpec;
+  stopServices: boolean;
+  /** Skip the "app is running" heartbeat check (not supervisord's). */
+  force: boolean;
+  runDir: string;
+  backupConfigFile: string;
+  progress?: Progress;
+  pitr?: PointInTimeExtension;
+  /** Called after the swap and migrations, before programs are started again (the CLI re-runs setup). */
+  afterSwap?: () => Promise<void> | void;
+  now?: () => number;
+}
+
+export interface RestorePlan {
+  target: string;
+  backup: { id: string; kind: string; createdAt: string; snapshotAt: number; size: number; schemaVersion: number; ledger: TapstackManifest['ledger']; verified?: { ok: boolean; at: number; level: string } };
+  requestedAt?: number;
+  restoresTo: number;
+  windows: { target: string; from?: number; to?: number; backups: number; continuous?: { from: number; to: number }; error?: string }[];
+  files: { name: string; size: number; dest?: string }[];
+  dataDir: string;
+  rollbackDir: string;
+  steps: string[];
+  warnings: string[];
+}
+
+export interface RestoreReport {
+  plan: RestorePlan;
+  done: boolean;
+  moved: { name: string; from: string; to: string }[];
+  migrationsApplied: number[];
+  integrity?: Pick<IntegrityReport, 'ok' | 'rows' | 'accounts' | 'head' | 'problemCount'>;
+  restartedPrograms: string[];
+  warnings: string[];
+}
+
+interface Chosen {
+  target: Target;
+  settings: TargetSettings;
+  catalog: Catalog;
+  entry: CatalogEntry;
+}
+
+export async function restoreBackup(o: RestoreOptions): Promise<RestoreReport> {
+  const lock = await acquireBackupLock(o.config.dataDir, { waitMs: 0 });
+  const opened: Target[] = [];
+  try {
+    const { plan, chosen } = await makePlan(o, opened);
+    const report: RestoreReport = { plan, done: false, moved: [], migrationsApplied: [], restartedPrograms: [], warnings: [...plan.warnings] };
+    if (o.dryRun) return report;
+    return await execute(o, plan, chosen, report);
+  } finally {
+    for (const t of opened) await closeTarget(t);
+    lock.release();
+  }
+}
+
+async function makePlan(o: RestoreOptions, opened: Target[]): Promise<{ plan: RestorePlan; chosen: Chosen }> {
+  const log = o.log.child({ module: 'backup-restore' });
+  const windows: RestorePlan['windows'] = [];
+  let chosen: Chosen | undefined;
+  for (const t of o.targets) {
+    try {
+      const target = openTarget(t, { log, tmpDir: path.join(scratchDir(o.config), 'tmp') });
+      opened.push(target);
+      const catalog = await loadCatalog(target);
+      const snaps = catalog.entries.map((e) => e.manifest.snapshotAt);
+      const continuous = o.pitr ? await o.pitr.window(target, catalog) : undefined;
+      windows.push({ target: t.name, from: snaps[0], to: snaps.at(-1), backups: snaps.length, ...(continuous ? { continuous } : {}) });
+      const entry = o.backupId ? catalog.entries.find((e) => e.id === o.backupId) : pickBackup(catalog.entries, o.at);
+      if (entry && (!chosen || entry.manifest.snapshotAt > chosen.entry.manifest.snapshotAt)) chosen = { target, settings: t, catalog, entry };
+    } catch (err) {
+      windows.push({ target: t.name, backups: 0, error: describeError(err) });
+    }
+  }
+  if (!chosen) {
+    const span = windows.map((w) => (w.error ? `${w.target}: ${w.error}` : w.backups ? `${w.target}: ${iso(w.from)} .. ${iso(w.to)} (${w.backups} backups)` : `${w.target}: no backups`)).join('; ');
+    if (o.backupId) throw new BackupError('unknown-backup', `no target holds backup ${o.backupId} (${span})`);
+    throw new BackupError('no-backup', o.at === undefined ? `no backup to restore (${span})` : `no backup taken at or before ${iso(o.at)}; available: ${span}`);
+  }
+  const m = chosen.entry.manifest;
+  const rollbackDir = rollbackLocation(o.config.dataDir, compactTime((o.now ?? Date.now)()));
+  const files = m.files.map((f) => ({ name: f.name, size: f.size, dest: restorePath(f.name, o.config, o.backupConfigFile) }));
+  const warnings: string[] = [];
+  for (const f of files) if (!f.dest) warnings.push(`${f.name}: not known to this version, left out`);
+  const latest = MIGRATIONS.at(-1)?.id ?? 0;
+  if (m.schemaVersion > latest) warnings.push(`the backup's schema ${m.schemaVersion} is newer than this build's ${latest}: restore it with a Tapstack at least as new as ${m.versions.tapstack}`);
+  if (o.at !== undefined && !o.pitr && o.at > m.snapshotAt) {
+    warnings.push(`no continuous (WAL) backup: restoring the snapshot of ${iso(m.snapshotAt)}, ${Math.round((o.at - m.snapshotAt) / 1000)} s before the requested ${iso(o.at)}`);
+  }
+  if (chosen.entry.verify && !chosen.entry.verify.ok) warnings.push(`the last verification of ${m.id} failed: ${chosen.entry.verify.problems.slice(0, 3).join('; ')}`);
+  const steps = [
+    `check that the app is not running${o.stopServices ? ' (stop the AIO programs through supervisord)' : ''}`,
+    `download and decrypt ${m.files.length} files (${manifestSize(m)} bytes) from ${chosen.settings.name} into ${path.join(o.config.dataDir, '.restore-<time>')}`,
+    'verify every file (SHA-256), PRAGMA integrity_check, the ledger hash chain and head, redis-check-rdb',
+    ...(o.pitr && o.at !== undefined ? [`replay continuous changes up to ${iso(o.at)}`] : []),
+    `move the files it replaces (and tapstack.db-wal/-shm, redis/appendonlydir) to ${rollbackDir}`,
+    'rename the restored files into place; rebuild Redis\'s AOF from the restored RDB',
+    'run migrations and the ledger integrity check',
+    ...(o.stopServices ? ['start the programs again'] : []),
+  ];
+  const plan: RestorePlan = {
+    target: chosen.settings.name,
+    backup: {
+      id: m.id,
+      kind: m.kind,
+      createdAt: m.createdAt,
+      snapshotAt: m.snapshotAt,
+      size: manifestSize(m),
+      schemaVersion: m.schemaVersion,
+      ledger: m.ledger,
+      ...(chosen.entry.verify ? { verified: { ok: chosen.entry.verify.ok, at: chosen.entry.verify.at, level: chosen.entry.verify.level } } : {}),
+    },
+    ...(o.at !== undefined ? { requestedAt: o.at } : {}),
+    restoresTo: m.snapshotAt,
+    windows,
+    files,
+    dataDir: o.config.dataDir,
+    rollbackDir,
+    steps,
+    warnings,
+  };
+  return { plan, chosen };
+}
+
+async function execute(o: RestoreOptions, plan: RestorePlan, chosen: Chosen, report: RestoreReport): Promise<RestoreReport> {
+  const log = o.log.child({ module: 'backup-restore' });
+  const progress = o.progress ?? silentProgress;
+  const m = chosen.entry.manifest;
+  if (!o.spec) throw new BackupError('no-identity', 'restore needs the key that decrypts the backups (--identity FILE or TAPSTACK_BACKUP_IDENTITY_FILE)', 2);
+  const latest = MIGRATIONS.at(-1)?.id ?? 0;
+  if (m.schemaVersion > latest) throw new BackupError('backup-newer-than-build', plan.warnings.find((w) => w.includes('newer than this build')) ?? 'backup schema newer than this build', 1);
+
+  // 1. Nobody may be writing.
+  const state = await inspectApp(o.config.dbFile, o.runDir);
+  const stopped: string[] = [];
+  if (state.supervisor.running.length && o.stopServices) {
+    const names = [...APP_PROGRAMS].filter((p) => state.supervisor.running.includes(p));
+    progress.note(`stopping ${names.join(', ')} through supervisord...`);
+    await stopPrograms(o.runDir, names);
+    stopped.push(...names);
+  }
+  const after = stopped.length ? await inspectApp(o.config.dbFile, o.runDir) : state;
+  const reasons = runningReasons(after, { trustSupervisor: stopped.length > 0 || after.supervisor.reachable });
+  // --force overrides only heartbeats that may be stale, never a live process or supervisord.
+  const blocking = o.force ? reasons.filter((r) => !r.includes('wrote a heartbeat')) : reasons;
+  if (blocking.length) {
+    throw new BackupError(
+      'app-running',
+      `refusing to restore while the app is running (${blocking.join('; ')}): stop it first (AIO: add --stop-services; compose: \`docker compose stop\` the app services)${o.force ? '' : ', or pass --force if these heartbeats are stale'}`,
+      1,
+    );
+  }
+  const redisStopped = m.files.some((f) => f.name === RDB_NAME) && after.supervisor.redisRunning && o.stopServices;
+  if (redisStopped) {
+    await stopPrograms(o.runDir, ['redis']);
+    stopped.unshift('redis');
+  }
+
+  try {
+    // 2. Decrypt into a temp dir on the data volume (same filesystem: the swap is rename(2)).
+    fs.mkdirSync(o.config.dataDir, { recursive: true, mode: 0o700 });
+    // Left by an interrupted restore (we hold the lock: nobody else is using them).
+    for (const e of fs.readdirSync(o.config.dataDir)) if (/^\.restore-\d{8}T\d{6}Z$/.test(e)) fs.rmSync(path.join(o.config.dataDir, e), { recursive: true, force: true });
+    const tmp = path.join(o.config.dataDir, `.restore-${compactTime(Date.now())}`);
+    fs.mkdirSync(tmp, { mode: 0o700 });
+    try {
+      const known = knownChunks(chosen.catalog.entries.map((e) => e.manifest));
+      await materialize({ target: chosen.target, manifest: m, known, spec: o.spec, destDir: tmp, progress, onProblem: 'throw', only: (n) => restorePath(n, o.config, o.backupConfigFile) !== undefined });
+
+      // 3. Check the restored copy as the drill does, before it replaces anything.
+      progress.note('checking the restored copy (integrity_check, ledger hash chain, RDB)...');
+      const drill = await drillChecks(tmp, m);
+      if (!drill.ok) throw new BackupError('restored-copy-failed-checks', `the restored copy of ${m.id} failed its checks; nothing was changed: ${drill.problems.join('; ')}`);
+      if (o.pitr && o.at !== undefined) {
+        const r = await o.pitr.replay(chosen.target, m, path.join(tmp, DB_NAME), o.at, o.spec);
+        plan.restoresTo = r.replayedUntil;
+      }
+
+      // 4. Swap, keeping what is replaced.
+      progress.note(`swapping files; the previous ones go to ${plan.rollbackDir}`);
+      swapIn(o, plan, tmp, m, report);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+
+    // 5. Bring the schema up to this build, then prove the ledger.
+    const db = openDb(o.config.dbFile, { synchronous: o.config.sqlite.synchronous });
+    try {
+      report.migrationsApplied = migrate(db);
+      const integrity = checkIntegrity(db);
+      report.integrity = { ok: integrity.ok, rows: integrity.rows, accounts: integrity.accounts, head: integrity.head, problemCount: integrity.problemCount };
+      if (!integrity.ok) report.warnings.push(`the ledger integrity check of the restored database found ${integrity.problemCount} problem(s): run \`tapstack integrity check\``);
+      db.checkpoint();
+    } finally {
+      db.close();
+    }
+    fs.writeFileSync(path.join(plan.rollbackDir, 'restore-report.json'), `${JSON.stringify({ ...report, done: true }, null, 2)}\n`, { mode: 0o600 });
+    await o.afterSwap?.();
+    report.done = true;
+    log.info({ id: m.id, target: plan.target, rollback: plan.rollbackDir, head: report.integrity?.head }, 'restore complete');
+  } finally {
+    if (stopped.length && o.stopServices) {
+      const failed = await startPrograms(o.runDir, stopped);
+      report.restartedPrograms = stopped.filter((p) => !failed.some((f) => f.startsWith(`${p}:`)));
+      for (const f of failed) report.warnings.push(`could not start ${f}`);
+    }
+  }
+  return report;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? '?' : new Date(ms).toISOString());
