@@ -8,6 +8,7 @@ import { createLifecycle } from '../../services/shared/lifecycle.js';
 import { createProbeHandler } from '../../services/shared/probe-server.js';
 import { bootConfig } from '../../services/shared/service.js';
 import { createBackupScheduler } from './jobs.js';
+import { startContinuous } from './continuous.js';
 import { createBackupMetrics } from './metrics.js';
 
 const { config, log } = bootConfig('backup');
@@ -17,6 +18,13 @@ lifecycle.installSignalHandlers();
 const metrics = createBackupMetrics();
 const scheduler = createBackupScheduler({ config, log, metrics });
 scheduler.start();
+// Continuous WAL shipping for point-in-time restore; a failure to start is logged, schedules go on.
+const continuous = config.backup.continuous
+  ? await startContinuous({ config, log, registry: metrics.registry }).catch((err: Error) => {
+      log.error({ err: err.message }, 'continuous WAL shipping could not start');
+      return undefined;
+    })
+  : undefined;
 process.on('SIGUSR1', () => void scheduler.runNow('incremental'));
 process.on('SIGUSR2', () => void scheduler.runNow('drill'));
 
@@ -25,4 +33,5 @@ server.listen(config.backup.port, config.backup.host, () => log.info({ address: 
 
 lifecycle.onShutdown('stop probe listener', () => new Promise<void>((resolve) => server.close(() => resolve())));
 // A run cut short by the shutdown timeout is safe: nothing is listed until its manifest is written.
+lifecycle.onShutdown('ship the last WAL frames', () => continuous?.stop());
 lifecycle.onShutdown('stop schedules, finish the running job', () => scheduler.stop());

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { createWalPointInTime } from '../../backup/wal/index.js';
 import { loadCatalog } from '../../backup/engine/catalog.js';
 import { scratchDir } from '../../backup/engine/lock.js';
 import { createBackup, type BackupKind } from '../../backup/engine/create.js';
@@ -160,8 +161,9 @@ export function registerBackup(program: Command, ctx: Context): void {
             runDir,
             backupConfigFile: settingsFile(config, opts),
             progress,
-            // pitr: continuous mode (backup/wal) plugs in here as a PointInTimeExtension (restore.ts):
-            // window() widens the plan's window, replay() rolls the base snapshot forward to --at.
+            // Continuous WAL segments (backup/wal): window() widens the plan's window, replay()
+            // rolls the restored copy forward to --at.
+            pitr: createWalPointInTime({ log }),
             // Under supervisord the programs restart without the entrypoint: re-render the configs
             // (redis.conf carries the restored Redis password) as the entrypoint's setup would.
             afterSwap: opts.stopServices ? () => void runSetup(config, process.env) : undefined,
