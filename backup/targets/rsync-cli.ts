@@ -93,7 +93,22 @@ const STDERR_LIMIT = 64 * 1024;
  * terminal (a missing password fails instead of hanging) and with TZ=UTC/LC_ALL=C so that its
  * output parses the same everywhere.
  */
-export function runRsync(args: string[], log: Logger | undefined): Promise<RsyncResult> {
+/**
+ * rrsync (a key restricted to one directory) lets one client at a time into its directory and
+ * refuses the others at once: that is contention, not failure, so wait a moment and run again.
+ */
+const RRSYNC_BUSY = /Another instance of rrsync is already accessing this directory/;
+const BUSY_ATTEMPTS = 40;
+
+export async function runRsync(args: string[], log: Logger | undefined): Promise<RsyncResult> {
+  for (let attempt = 1; ; attempt += 1) {
+    const r = await runRsyncOnce(args, log);
+    if (r.code === 0 || !RRSYNC_BUSY.test(r.stderr) || attempt >= BUSY_ATTEMPTS) return r;
+    await new Promise((resolve) => setTimeout(resolve, 50 + Math.floor(Math.random() * 200)));
+  }
+}
+
+function runRsyncOnce(args: string[], log: Logger | undefined): Promise<RsyncResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     // RSYNC_PASSWORD/RSYNC_RSH/... from the caller's environment must not change what we run.
