@@ -1,32 +1,12 @@
 /**
- * The resolver's read-only view of the primary database, and its readiness check. Read-only on
- * purpose: every write goes through the single writer's queue, and a read-only handle makes that a
- * property of the process rather than a promise of its code.
+ * The resolver's readiness check. Its database handle is read-only on purpose (openPrimaryDb with
+ * `readonly`): every write goes through the single writer's queue, and a read-only handle makes
+ * that a property of the process rather than a promise of its code.
  */
-import type { Config } from '../shared/config.js';
-import { openDb, type Db } from '../shared/db/database.js';
+import type { Db } from '../shared/db/database.js';
 import { migrationStatus } from '../shared/db/migrate.js';
-import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis.js';
 import { redisCheck, type Check, type Readiness } from '../shared/readiness.js';
-
-/** Open the database read-only; exit 1 if it is missing or its schema is not exactly current. */
-export function openReadonlyDb(config: Config, log: Logger): Db {
-  let db: Db;
-  try {
-    db = openDb(config.dbFile, { readonly: true });
-  } catch (err) {
-    log.fatal({ file: config.dbFile, err: (err as Error).message }, 'cannot open the database read-only: run `tapstack migrate` first');
-    process.exit(1);
-  }
-  const status = migrationStatus(db);
-  if (status.current !== status.latest) {
-    db.close();
-    log.fatal({ current: status.current, latest: status.latest }, 'database schema is not current: run `tapstack migrate` first');
-    process.exit(1);
-  }
-  return db;
-}
 
 /** /readyz: Redis answers, the database is readable at the current schema, and a pass finished recently. */
 export async function resolverReadiness(deps: {

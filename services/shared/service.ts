@@ -30,11 +30,20 @@ export function bootConfig(service: string, env: NodeJS.ProcessEnv = process.env
  * Open the primary database and refuse to run on a schema that is not exactly current. In
  * continuous backup mode the WAL shipper owns checkpoints (see `OpenOptions.walAutocheckpoint`).
  */
-export function openPrimaryDb(config: Config, log: Logger): Db {
-  const db = openDb(config.dbFile, {
-    synchronous: config.sqlite.synchronous,
-    ...(config.backup.continuous ? { walAutocheckpoint: CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES } : {}),
-  });
+export function openPrimaryDb(config: Config, log: Logger, opts: { readonly?: boolean } = {}): Db {
+  let db: Db;
+  try {
+    db = opts.readonly
+      ? // Read-only processes (the resolver): writes go through the writer's queue, by construction.
+        openDb(config.dbFile, { readonly: true })
+      : openDb(config.dbFile, {
+          synchronous: config.sqlite.synchronous,
+          ...(config.backup.continuous ? { walAutocheckpoint: CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES } : {}),
+        });
+  } catch (err) {
+    log.fatal({ file: config.dbFile, err: (err as Error).message }, 'cannot open the database: run `tapstack migrate` first');
+    process.exit(1);
+  }
   const status = migrationStatus(db);
   if (status.current !== status.latest) {
     db.close();
