@@ -25,13 +25,14 @@ RUN npm run build \
 
 # ---- runtime ----
 FROM node:20.18.1-bookworm-slim AS runtime
-# openssl: setup generates the self-signed certificate and secrets; ca-certificates: price feeds.
+# openssl: setup generates the self-signed certificate and secrets; ca-certificates: price feeds;
+# rsync, openssh-client: rsync backup targets; redis-tools: redis-check-rdb in restore drills.
 # Mount points of compose's volumes, owned by tapstack: Docker gives an empty named volume the
 # owner and mode of the image directory it is first mounted on. /var/lib/tapstack/redis exists
 # only for that (compose's setup mounts the redis volume there first); the file in it keeps the
 # volume non-empty, so the redis image's own /data (uid 999) is never copied over it.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl ca-certificates rsync openssh-client redis-tools \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 tapstack \
  && useradd --system --uid 10001 --gid tapstack --home-dir /app --no-create-home --shell /usr/sbin/nologin tapstack \

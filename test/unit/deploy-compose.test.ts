@@ -169,9 +169,14 @@ test('app services run their process directly: setup runs once, in the one-shot 
     t.true(entrypoint.length > 0, `${name} sets its entrypoint`);
     t.false(entrypoint.some((a) => a.endsWith('/entrypoint.sh')), `${name} does not re-run setup`);
   }
-  // Only setup writes the TLS and runtime volumes; the processes get the data volume alone.
+  // Only setup writes the TLS and runtime volumes; the processes get the data volume alone, except
+  // that the backup service reads the TLS volume (read-only) to include the certificate material.
   for (const name of appServices.filter((n) => !ONE_SHOT.has(n))) {
-    t.deepEqual(volumeMounts(services[name]!).map((m) => m.source), ['data'], `${name} mounts the data volume only`);
+    const mounts = volumeMounts(services[name]!);
+    const extra = mounts.filter((m) => m.source !== 'data');
+    t.deepEqual(mounts.filter((m) => m.source === 'data').length, 1, `${name} mounts the data volume`);
+    if (name === 'backup') t.true(extra.every((m) => m.source === 'tls' && m.readOnly), 'backup reads the TLS volume, read-only');
+    else t.deepEqual(extra, [], `${name} mounts the data volume only`);
   }
 });
 
