@@ -1,0 +1,180 @@
+/**
+ * Open-loop load generator (its own process): POST /api/bets on a fixed schedule — request i is due
+ * at t0 + i/rate whether or not earlier ones have been answered — over keep-alive connections, and
+ * one socket.io client per player on the real realtime service, so the same clock times the 202
+ * and the `bet:confirmed` of every bet.
+ *
+ * Latencies are taken from the moment a request was DUE, not when it happened to leave: if the
+ * generator or the connection pool falls behind, that delay counts against the system (no
+ * coordinated omission). The send lag itself is reported so a slow generator is visible.
+ *
+ * Usage: BENCH_OPEN_CONFIG=<config.json> node dist/bench/open-loop.js; prints progress lines and writes the result
+ * JSON to the file named in the config.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import { io, type Socket } from 'socket.io-client';
+import { summarise, type Summary } from './stats.js';
+
+export interface OpenLoopConfig {
+  apiUrl: string;
+  realtimeUrl: string;
+  players: { address: string; token: string }[];
+  quoteId: string;
+  cells: { row: number; col: number }[];
+  stake: number;
+  rate: number;
+  seconds: number;
+  connections: number;
+  /** Accepted bet ids, one a line (the bench checks every one of them is in SQLite). */
+  idsFile: string;
+  resultFile: string;
+}
+
+export interface OpenLoopResult {
+  due: number;
+  sent: number;
+  responses: number;
+  status: Record<string, number>;
+  socketErrors: number;
+  sendSeconds: number;
+  accepted: number;
+  acceptMs: Summary;
+  confirmMs: Summary;
+  /** From the 202 to the confirmation: the writer's share of the wait. */
+  afterAcceptMs: Summary;
+  confirmed: number;
+  rejectedEvents: number;
+  /** Accepted (202) but no bet:confirmed/bet:rejected heard before the bench stopped waiting. */
+  unconfirmed: number;
+  lagMs: Summary;
+}
+
+const log = (s: string) => process.stdout.write(`BENCH_OPEN ${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const cfg = JSON.parse(fs.readFileSync(process.env.BENCH_OPEN_CONFIG as string, 'utf8')) as OpenLoopConfig;
+  const total = Math.round(cfg.rate * cfg.seconds);
+  const due = new Float64Array(total);
+  const accept = new Float64Array(total).fill(Number.NaN);
+  const confirm = new Float64Array(total).fill(Number.NaN);
+  const lag = new Float64Array(total);
+  const status: Record<string, number> = {};
+  const acceptedIds: string[] = [];
+  // A confirmation can beat the 202 to the client: keep whichever side arrives first.
+  const waiting = new Map<string, number>();
+  const early = new Map<string, number>();
+  let responses = 0;
+  let socketErrors = 0;
+  let rejectedEvents = 0;
+  let confirmed = 0;
+
+  const onEvent = (kind: 'confirmed' | 'rejected') => (bet: { id: string }) => {
+    const at = performance.now();
+    if (kind === 'rejected') rejectedEvents += 1;
+    const i = waiting.get(bet.id);
+    if (i === undefined) return void early.set(bet.id, at);
+    waiting.delete(bet.id);
+    confirm[i] = at - (due[i] as number);
+    confirmed += 1;
+  };
+  const sockets: Socket[] = cfg.players.map((p) => {
+    const s = io(cfg.realtimeUrl, { transports: ['websocket'], auth: { token: p.token }, reconnectionDelay: 100 });
+    s.on('bet:confirmed', onEvent('confirmed'));
+    s.on('bet:rejected', onEvent('rejected'));
+    return s;
+  });
+  await Promise.all(sockets.map((s) => new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('a socket.io client did not connect within 20 s')), 20_000);
+    s.once('connect', () => (clearTimeout(t), resolve()));
+  })));
+  log(`connected ${sockets.length} sockets`);
+
+  const agent = new http.Agent({ keepAlive: true, maxSockets: cfg.connections });
+  const { hostname, port } = new URL(cfg.apiUrl);
+  const headers = cfg.players.map((p) => ({ 'content-type': 'application/json', authorization: `Bearer ${p.token}` }));
+  let inFlight = 0;
+
+  const send = (i: number) => {
+    lag[i] = performance.now() - (due[i] as number);
+    const c = cfg.cells[i % cfg.cells.length] as { row: number; col: number };
+    const body = `{"quoteId":"${cfg.quoteId}","row":${c.row},"col":${c.col},"stake":${cfg.stake}}`;
+    inFlight += 1;
+    const req = http.request({ agent, hostname, port, method: 'POST', path: '/api/bets', headers: { ...headers[i % headers.length], 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        const at = performance.now();
+        inFlight -= 1;
+        responses += 1;
+        const code = String(res.statusCode);
+        status[code] = (status[code] ?? 0) + 1;
+        if (res.statusCode !== 202) return;
+        accept[i] = at - (due[i] as number);
+        const id = (JSON.parse(text) as { bet: { id: string } }).bet.id;
+        acceptedIds.push(id);
+        const heard = early.get(id);
+        if (heard === undefined) return void waiting.set(id, i);
+        early.delete(id);
+        confirm[i] = heard - (due[i] as number);
+        confirmed += 1;
+      });
+    });
+    req.on('error', () => {
+      inFlight -= 1;
+      socketErrors += 1;
+    });
+    req.end(body);
+  };
+
+  // The schedule: a 1 ms timer sends everything that has come due (a busy loop would steal a core).
+  const interval = 1000 / cfg.rate;
+  const t0 = performance.now() + 20;
+  for (let i = 0; i < total; i++) due[i] = t0 + i * interval;
+  log('started');
+  let next = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      while (next < total && (due[next] as number) <= now) send(next++);
+      if (next < total) setTimeout(tick, 1);
+      else resolve();
+    };
+    setTimeout(tick, Math.max(0, t0 - performance.now()));
+  });
+  const sendSeconds = (performance.now() - t0) / 1000;
+  log('sent');
+
+  for (const deadline = Date.now() + 30_000; inFlight > 0 && Date.now() < deadline; ) await sleep(20);
+  for (const deadline = Date.now() + 20_000; waiting.size > 0 && Date.now() < deadline; ) await sleep(20);
+
+  const accepted = acceptedIds.length;
+  const result: OpenLoopResult = {
+    due: total,
+    sent: next,
+    responses,
+    status,
+    socketErrors,
+    sendSeconds,
+    accepted,
+    acceptMs: summarise(accept),
+    confirmMs: summarise(confirm),
+    afterAcceptMs: summarise(confirm.map((c, i) => c - (accept[i] as number))),
+    confirmed,
+    rejectedEvents,
+    unconfirmed: waiting.size,
+    lagMs: summarise(lag),
+  };
+  fs.writeFileSync(cfg.idsFile, acceptedIds.join('\n'));
+  fs.writeFileSync(cfg.resultFile, JSON.stringify(result));
+  for (const s of sockets) s.disconnect();
+  agent.destroy();
+  log('done');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`open-loop: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,198 @@
+/**
+ * Child processes of the bench: started as real processes, tracked by PID, and always stopped by
+ * PID at the end — on success, on a thrown error, on Ctrl-C. Plus per-process CPU from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+
+export interface Child {
+  name: string;
+  pid: number;
+  child: ChildProcess;
+  /** Everything the process printed (stdout + stderr), for error messages. */
+  output(): string;
+  exited: Promise<number | string>;
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+  stop(graceMs?: number): Promise<number | string>;
+}
+
+const running = new Set<Child>();
+
+/** The process environment without TAPSTACK_* (the bench sets exactly what each process gets). */
+export function cleanEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TAPSTACK_') && !k.startsWith('BENCH_') && v !== undefined) out[k] = v;
+  return out;
+}
+
+export function start(name: string, command: string, args: string[], env: Record<string, string> = cleanEnv()): Child {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  // Keep the tail only: a chatty process must not grow the bench's memory.
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const spawnFailed = new Promise<never>((_, reject) => child.on('error', reject));
+  spawnFailed.catch(() => undefined);
+  if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+  const c: Child = {
+    name,
+    pid: child.pid,
+    child,
+    output: () => out,
+    exited,
+    stop: async (graceMs = 15_000) => {
+      if (child.exitCode === null && child.signalCode === null) {
+        process.kill(c.pid, 'SIGTERM');
+        const timer = setTimeout(() => {
+          if (child.exitCode === null && child.signalCode === null) process.kill(c.pid, 'SIGKILL');
+        }, graceMs);
+        const code = await exited;
+        clearTimeout(timer);
+        return code;
+      }
+      return exited;
+    },
+  };
+  running.add(c);
+  void exited.then(() => running.delete(c));
+  return c;
+}
+
+/** A compiled Tapstack or bench script (path relative to dist/), with optional node flags. */
+export function startNode(name: string, script: string, env: Record<string, string>, nodeArgs: string[] = []): Child {
+  return start(name, process.execPath, [...nodeArgs, `dist/${script}`], { ...cleanEnv(), ...env });
+}
+
+/** Wait until the process prints `pattern`, or fail with its output if it exits first. */
+export function waitForOutput(c: Child, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => done(new Error(`${c.name} did not print ${pattern} within ${timeoutMs} ms:\n${c.output()}`)), timeoutMs);
+    const poll = setInterval(() => pattern.test(c.output()) && done(), 20);
+    void c.exited.then((code) => done(new Error(`${c.name} exited (${code}) before it was ready:\n${c.output()}`)));
+    let settled = false;
+    function done(err?: Error) {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      clearInterval(poll);
+      if (err) reject(err);
+      else resolve();
+    }
+  });
+}
+
+/** Stop every child still running, newest first (load generators before the services they load). */
+export async function stopAll(): Promise<void> {
+  for (const c of [...running].reverse()) await c.stop(10_000).catch(() => undefined);
+}
+
+/** Last resort when the bench itself dies: SIGKILL whatever is left, synchronously. */
+export function installCleanup(onSignal: () => Promise<void>): void {
+  process.on('exit', () => {
+    for (const c of running) {
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nbench: ${signal}, stopping the processes it started\n`);
+      void onSignal().finally(() => process.exit(130));
+    });
+  }
+}
+
+/** How busy the machine is right now (% of all cores over `ms`): other load skews every figure. */
+export async function machineLoad(ms = 2000): Promise<number> {
+  const a = machineBusySeconds();
+  const t = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  return ((machineBusySeconds() - a) / ((performance.now() - t) / 1000) / os.cpus().length) * 100;
+}
+
+// ---- CPU accounting -------------------------------------------------------------------------
+
+const TICKS_PER_SECOND = 100; // getconf CLK_TCK on Linux
+
+/**
+ * user + system CPU seconds a process has used so far (all its threads; with `children`, also the
+ * children it has reaped, e.g. Redis's RDB and AOF-rewrite forks), or undefined if gone.
+ */
+export function cpuSeconds(pid: number, children = false): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "pid (comm) "; comm may contain spaces, so split after the last ')'.
+    // utime stime cutime cstime are fields 14-17 of proc(5).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const own = Number(f[11]) + Number(f[12]);
+    return (children ? own + Number(f[13]) + Number(f[14]) : own) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
+export function machineBusySeconds(): number {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - (v[3] ?? 0) - (v[4] ?? 0)) / TICKS_PER_SECOND;
+}
+
+export interface CpuUse {
+  /** % of one core, per process, over the time the process was seen alive in the window. */
+  perProcess: Record<string, number>;
+  /** Busy share of the whole machine, % of all cores. */
+  machine: number;
+  /** Busy CPU not used by the monitored processes (other programs, kernel threads), % of one core. */
+  other: number;
+  cores: number;
+}
+
+/**
+ * Sample the CPU time of some processes every `everyMs` until `stop()`. Polling (rather than two
+ * snapshots) still accounts for a process that exits inside the window, like wrk at its end.
+ * Processes named in `withChildren` are charged for the children they reap (their forks).
+ */
+export function monitorCpu(pids: Record<string, number>, withChildren: string[] = [], everyMs = 250): { stop(): CpuUse } {
+  const first = new Map<string, { cpu: number; at: number }>();
+  const last = new Map<string, { cpu: number; at: number }>();
+  const machineFirst = { busy: machineBusySeconds(), at: performance.now() };
+  const sample = () => {
+    const at = performance.now();
+    for (const [name, pid] of Object.entries(pids)) {
+      const cpu = cpuSeconds(pid, withChildren.includes(name));
+      if (cpu === undefined) continue;
+      if (!first.has(name)) first.set(name, { cpu, at });
+      last.set(name, { cpu, at });
+    }
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      const perProcess: Record<string, number> = {};
+      for (const [name, a] of first) {
+        const b = last.get(name) as { cpu: number; at: number };
+        if (b.at > a.at) perProcess[name] = ((b.cpu - a.cpu) / ((b.at - a.at) / 1000)) * 100;
+      }
+      const cores = os.cpus().length;
+      const wall = (performance.now() - machineFirst.at) / 1000;
+      const busy = ((machineBusySeconds() - machineFirst.busy) / wall) * 100;
+      const ours = Object.values(perProcess).reduce((a, b) => a + b, 0);
+      return { perProcess, machine: busy / cores, other: Math.max(0, busy - ours), cores };
+    },
+  };
+}

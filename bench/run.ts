@@ -1,0 +1,93 @@
+/**
+ * `npm run bench`: the betting path's throughput and latency on this machine, in one run.
+ *   1. bare koa + @koa/router under wrk (the ceiling any Koa endpoint could reach here);
+ *   2. POST /api/bets saturated by wrk through the real API, Redis and writer: accepted/s with
+ *      latency, and committed bets/s counted in SQLite over the same window;
+ *   3. an open loop at 3,000 bets/s for 60 s: accept latency and tap-to-confirmation latency heard
+ *      on socket.io clients of the real realtime service;
+ *   4. accepted vs committed (nothing lost), the ledger integrity check, the balance cache.
+ * Settings: bench/README.md. Every process it starts is stopped by PID, also on failure.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openDb } from '../services/shared/db/database.js';
+import { finalAccounting, phaseBareKoa, phaseOpenLoop, phaseSaturated, profiles, STAKE, step, type BenchOptions } from './phases.js';
+import { installCleanup, machineLoad, stopAll } from './procs.js';
+import { printReport } from './report.js';
+import { startStack } from './stack.js';
+import { wrkAvailable } from './wrk.js';
+
+const envInt = (name: string, fallback: number) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${raw}: expected a positive number`);
+  return Math.round(n);
+};
+
+const durationS = envInt('BENCH_DURATION_S', 60);
+const opts: BenchOptions = {
+  durationS,
+  rate: envInt('BENCH_RATE', 3000),
+  saturatedS: envInt('BENCH_SATURATED_S', Math.min(30, durationS)),
+  warmupS: envInt('BENCH_WARMUP_S', 3),
+  players: envInt('BENCH_PLAYERS', 200),
+  connections: envInt('BENCH_CONNECTIONS', 64),
+  threads: envInt('BENCH_WRK_THREADS', 1),
+  openConnections: envInt('BENCH_OPEN_CONNECTIONS', 64),
+  profile: process.env.BENCH_PROFILE === '1',
+  keep: process.env.BENCH_KEEP === '1',
+};
+/** Credit per player (10,000,000.00): no tap is ever refused for funds. */
+const FUNDS = 1_000_000_000;
+/** TAPSTACK_* in the caller's environment override the bench's service settings. */
+const overrides = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('TAPSTACK_') && v !== undefined)) as Record<string, string>;
+
+/** Temporary directories of this run: removed at the end, also on failure, unless BENCH_KEEP=1. */
+const dirs: string[] = [];
+const tempDir = (prefix: string) => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+};
+
+async function cleanUp(): Promise<void> {
+  await stopAll();
+  if (opts.keep) step(`kept ${dirs.join(' and ')}`);
+  else for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+}
+
+async function main(): Promise<number> {
+  if (!wrkAvailable()) throw new Error('wrk is not installed: apt-get install -y wrk');
+  const busyBefore = await machineLoad();
+  const dir = tempDir('tapstack-bench-load-');
+  const bare = await phaseBareKoa(opts, dir);
+  step('setting up: redis, migrate, players, sessions, market, api/writer/realtime');
+  const runSeconds = 2 * (opts.warmupS + opts.saturatedS) + opts.durationS + 120;
+  const stack = await startStack({ players: opts.players, funds: FUNDS, nodeArgs: opts.profile ? ['--cpu-prof'] : [], overrides, runSeconds, dataDir: tempDir('tapstack-bench-data-') });
+  const db = openDb(stack.config.dbFile, { readonly: true });
+  try {
+    const saturated = await phaseSaturated(opts, stack, db, dir);
+    const open = await phaseOpenLoop(opts, stack, db, dir);
+    const final = await finalAccounting(stack, db);
+    printReport({ opts, overrides, stack, stake: STAKE, bare, saturated, open, final, profiles: opts.profile ? profiles(stack, saturated.window) : {}, busyBefore });
+    return final.lost === 0 && final.integrity.ok && open.missingRows === 0 ? 0 : 1;
+  } finally {
+    db.close();
+    stack.redis.disconnect();
+  }
+}
+
+installCleanup(cleanUp);
+main().then(
+  async (code) => {
+    await cleanUp();
+    process.exit(code);
+  },
+  async (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    await cleanUp();
+    process.exit(1);
+  },
+);

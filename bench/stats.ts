@@ -1,0 +1,34 @@
+/** Percentiles over every sample (no histogram buckets), and the number formats of the report. */
+
+export interface Summary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Exact nearest-rank percentiles of the finite samples; NaN marks "no sample". */
+export function summarise(samples: Float64Array | number[]): Summary {
+  const v = Float64Array.from(samples).filter((x) => Number.isFinite(x)).sort();
+  const n = v.length;
+  if (n === 0) return { count: 0, p50: Number.NaN, p90: Number.NaN, p99: Number.NaN, max: Number.NaN, mean: Number.NaN };
+  const at = (p: number) => v[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))] as number;
+  let sum = 0;
+  for (const x of v) sum += x;
+  return { count: n, p50: at(50), p90: at(90), p99: at(99), max: v[n - 1] as number, mean: sum / n };
+}
+
+export const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+export const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0)) : '—');
+export const pct = (n: number) => (Number.isFinite(n) ? `${n.toFixed(0)} %` : '—');
+
+/** A plain-text table: columns padded to their widest cell; numbers right-aligned. */
+export function table(rows: string[][], rightAligned: number[] = []): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows
+    .map((r) => r.map((c, i) => (rightAligned.includes(i) ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ').trimEnd())
+    .join('\n');
+}
