@@ -1,6 +1,7 @@
 /** The API's Koa application, built from its dependencies (main.ts or a test wires them). */
 import Koa from 'koa';
 import type { ApiDeps } from './deps.js';
+import { withSessionCache } from '../shared/sessions.js';
 import { createAuthLimiter } from './auth/rate-limit.js';
 import { createNonceStore } from './auth/nonces.js';
 import { errorsAndLogging } from './middleware/errors.js';
@@ -13,7 +14,9 @@ import { createQuoteCache } from './quote-cache.js';
 import { createReserver } from '../shared/betting/reserve.js';
 import { meRoutes } from './routes/me.routes.js';
 
-export function createApp(deps: ApiDeps): Koa {
+export function createApp(input: ApiDeps): Koa {
+  // Every tap authenticates: keep sessions read from Redis for a second (logout evicts at once).
+  const deps: ApiDeps = { ...input, sessions: withSessionCache(input.sessions, { ttlMs: 1000, max: 50_000 }) };
   const app = new Koa();
   app.proxy = deps.config.http.trustProxy;
   // Only the nearest proxy (nginx) is trusted: it appends the real peer to X-Forwarded-For.

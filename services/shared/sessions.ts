@@ -37,3 +37,32 @@ export function createSessionStore(redis: Redis, ttlSeconds: number): SessionSto
     },
   };
 }
+
+/**
+ * A per-process cache in front of a session store, for the hot path (every tap authenticates):
+ * a session read from Redis is reused for `ttlMs`. A logout through this store evicts at once; a
+ * session removed from Redis by another process stays usable here for at most `ttlMs`.
+ */
+export function withSessionCache(inner: SessionStore, opts: { ttlMs: number; max: number; now?: () => number }): SessionStore {
+  const now = opts.now ?? Date.now;
+  const cache = new Map<string, { session: Session; until: number }>();
+  return {
+    create: (address, at) => inner.create(address, at),
+    async get(token) {
+      const hit = cache.get(token);
+      if (hit && hit.until > now()) return hit.session;
+      const session = await inner.get(token);
+      cache.delete(token);
+      if (session) {
+        cache.set(token, { session, until: now() + opts.ttlMs });
+        // Map order is insertion order: drop the oldest beyond the bound.
+        if (cache.size > opts.max) cache.delete(cache.keys().next().value as string);
+      }
+      return session;
+    },
+    async destroy(token) {
+      cache.delete(token);
+      await inner.destroy(token);
+    },
+  };
+}
