@@ -77,7 +77,14 @@ redis.call('SET', KEYS[1], tonumber(ARGV[1]) - p)
 redis.call('DEL', KEYS[3])
 return 1`;
 
-const MARKER_TTL_SECONDS = 7 * 86_400;
+/**
+ * How long an applied-effect marker is kept: long enough to cover a redelivery after a writer
+ * restart and a late duplicate settlement, short enough that markers (~150 B each) cannot fill
+ * Redis's memory cap at sustained tap rates (a week of markers at 10 bets/s would be ~900 MB).
+ * A marker that expired before its entry came back can only skew the cache, which the writer's
+ * start-up rebuild and SQLite's conditional debit bound: a bet is then rejected, never overdrawn.
+ */
+const MARKER_TTL_SECONDS = 3_600;
 const CHUNK = 500;
 
 type Script = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
