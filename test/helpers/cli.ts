@@ -14,8 +14,13 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runCommand(TAPSTACK_BIN, args, env);
+}
+
+/** Run any command with a clean environment plus `env`; stdout parsed as JSON when it is JSON. */
+export function runCommand(command: string, args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TAPSTACK_BIN, args, { env: { ...cleanProcessEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: { ...cleanProcessEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -5,11 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import test from 'ava';
-import { runCli, TAPSTACK_BIN, type CliResult } from '../helpers/cli.js';
-import { cleanProcessEnv, tempDir } from '../helpers/env.js';
+import { runCli, runCommand, TAPSTACK_BIN, type CliResult } from '../helpers/cli.js';
+import { tempDir } from '../helpers/env.js';
 
 const ORIGIN = 'https://tapstack.example:8443';
 const DAY_MS = 86_400_000;
@@ -40,26 +40,7 @@ const fingerprint = (file: string) => new X509Certificate(fs.readFileSync(file))
 
 /** Run `bin/tapstack setup --json` in a private mount namespace after `mountScript` ran there. */
 function setupInMountNamespace(mountScript: string, env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${mountScript} && exec "$0" setup --json`, TAPSTACK_BIN], {
-      env: { ...cleanProcessEnv(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let json: any;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code: code ?? -1, stdout, stderr, json });
-    });
-  });
+  return runCommand('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${mountScript} && exec "$0" setup --json`, TAPSTACK_BIN], env);
 }
 
 function selfSigned(dir: string, name: string, host: string, days = 30): { cert: string; key: string } {
