@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '../redis.js';
 import { AppError } from '../errors.js';
-import { WRITER_STREAM, encodeCommand, type MoveCommand, type MoveResult } from './commands.js';
+import type { MoveCommand, MoveResult } from './commands.js';
+import { createQueue } from './queue.js';
 import { betKeys } from './keys.js';
 
 export type MoveRequest = Omit<MoveCommand, 't' | 'id' | 'requestedAt'>;
@@ -17,7 +18,7 @@ export type MoveRequest = Omit<MoveCommand, 't' | 'id' | 'requestedAt'>;
 export async function enqueueMovement(redis: Redis, m: MoveRequest, now: number): Promise<string> {
   const id = randomUUID();
   const cmd: MoveCommand = { t: 'move', id, requestedAt: now, ...m };
-  await redis.xadd(WRITER_STREAM, '*', 'c', encodeCommand(cmd));
+  await createQueue(redis).enqueue(cmd);
   return id;
 }
 
