@@ -11,7 +11,7 @@ import { AppError } from '../services/shared/errors.js';
 import { commitMovementLocked } from '../services/shared/accounts.js';
 import { awaitMovement, enqueueMovement, movementError, type MoveRequest } from '../services/shared/betting/movements.js';
 import { findUser } from '../services/shared/repos/users.repo.js';
-import { tryWriterLock, writerLockFile } from '../services/shared/writer-lock.js';
+import { takeAdminLock, tryWriterLock, writerLockFile } from '../services/shared/writer-lock.js';
 import { Redis } from 'ioredis';
 
 /** Exit codes: documented in README "Admin CLI". */
@@ -82,49 +82,62 @@ export function createContext(env: NodeJS.ProcessEnv): Context {
     async moveMoney(m, { timeoutMs }) {
       const c = ctx.config();
       const database = ctx.db();
-      const lock = tryWriterLock(c.dataDir);
-      if (lock) {
-        try {
-          const { entry, replayed } = commitMovementLocked(database, m, Date.now());
-          return { applied: !replayed, seq: entry.seq, ref: entry.ref, kind: entry.kind, amount: entry.amount, balanceAfter: entry.balanceAfter, balance: findUser(database, m.address)?.balance ?? 0, hash: entry.hash, committedBy: 'cli' };
-        } finally {
-          lock.release();
-        }
-      }
-      const redis = new Redis(c.redis.url, {
-        password: c.redis.password || undefined,
-        keyPrefix: c.redis.prefix,
-        lazyConnect: true,
-        connectTimeout: 2000,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
+      // One admin command at a time; then a busy writer lock means a running writer.
+      const admin = await takeAdminLock(c.dataDir, { signal: AbortSignal.timeout(timeoutMs) }).catch(() => {
+        throw new CliError(`another admin command held ${c.dataDir}/admin.lock for longer than ${Math.round(timeoutMs / 1000)} s; nothing changed: try again`, 'busy');
       });
-      redis.on('error', () => undefined);
-      let id: string;
       try {
-        await redis.connect();
-        id = await enqueueMovement(redis, m, Date.now());
-      } catch (err) {
-        redis.disconnect();
-        throw new CliError(`the writer is running (it holds ${writerLockFile(c.dataDir)}) but Redis at ${c.redis.url} cannot be reached (${(err as Error).message}); nothing was queued: try again when Redis is back`, 'redis-unavailable');
-      }
-      try {
-        const r = await awaitMovement(redis, id, timeoutMs, 50);
-        if (!r) {
-          throw new CliError(
-            `queued (request ${id}), but the writer did not commit it within ${Math.round(timeoutMs / 1000)} s; it stays queued and is idempotent on its ref: run the same command again to see the outcome`,
-            'writer-timeout',
-          );
-        }
-        if (!r.ok) throw movementError(r);
-        return { applied: r.applied, seq: r.seq, ref: r.ref, kind: r.kind, amount: r.amount, balanceAfter: r.balanceAfter, balance: r.balance, hash: r.hash, committedBy: 'writer' };
+        return await moveWithAdminLock(c, database, m, timeoutMs);
       } finally {
-        redis.disconnect();
+        admin.release();
       }
     },
     close: () => db?.close(),
   };
   return ctx;
+}
+
+/** Commit it here under the writer's lock if no writer runs, else through the writer. */
+async function moveWithAdminLock(c: Config, database: Db, m: MoveRequest, timeoutMs: number): Promise<MovedMoney> {
+  const lock = tryWriterLock(c.dataDir);
+  if (lock) {
+    try {
+      const { entry, replayed } = commitMovementLocked(database, m, Date.now());
+      return { applied: !replayed, seq: entry.seq, ref: entry.ref, kind: entry.kind, amount: entry.amount, balanceAfter: entry.balanceAfter, balance: findUser(database, m.address)?.balance ?? 0, hash: entry.hash, committedBy: 'cli' };
+    } finally {
+      lock.release();
+    }
+  }
+  const redis = new Redis(c.redis.url, {
+    password: c.redis.password || undefined,
+    keyPrefix: c.redis.prefix,
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined);
+  let id: string;
+  try {
+    await redis.connect();
+    id = await enqueueMovement(redis, m, Date.now());
+  } catch (err) {
+    redis.disconnect();
+    throw new CliError(`the writer is running (it holds ${writerLockFile(c.dataDir)}) but Redis at ${c.redis.url} cannot be reached (${(err as Error).message}); nothing was queued: try again when Redis is back`, 'redis-unavailable');
+  }
+  try {
+    const r = await awaitMovement(redis, id, timeoutMs, 50);
+    if (!r) {
+      throw new CliError(
+        `queued (request ${id}), but the writer did not commit it within ${Math.round(timeoutMs / 1000)} s; it stays queued and is idempotent on its ref: run the same command again to see the outcome`,
+        'writer-timeout',
+      );
+    }
+    if (!r.ok) throw movementError(r);
+    return { applied: r.applied, seq: r.seq, ref: r.ref, kind: r.kind, amount: r.amount, balanceAfter: r.balanceAfter, balance: r.balance, hash: r.hash, committedBy: 'writer' };
+  } finally {
+    redis.disconnect();
+  }
 }
 
 function safeUser(): string {

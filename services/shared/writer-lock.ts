@@ -5,6 +5,10 @@
  * commit at once. It is an OS file lock (SQLite's EXCLUSIVE lock on a small file of its own,
  * `writer.lock` in the data directory), so the kernel releases it when the holder dies, even by
  * kill -9: there is no stale lock to clean up.
+ *
+ * Admin commands first queue on a second lock (`admin.lock`, waited for), so while one of them
+ * tries the writer's lock no other admin command can hold it: a busy writer lock then means a
+ * running writer, never a concurrent admin command.
  */
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -14,10 +18,16 @@ export interface WriterLock {
 }
 
 export const writerLockFile = (dataDir: string) => path.join(dataDir, 'writer.lock');
+const adminLockFile = (dataDir: string) => path.join(dataDir, 'admin.lock');
 
-/** Take the lock if it is free; undefined if another process holds it. */
-export function tryWriterLock(dataDir: string): WriterLock | undefined {
-  const db = new BetterSqlite3(writerLockFile(dataDir));
+/** Take the writer's lock if it is free; undefined if another process holds it. */
+export const tryWriterLock = (dataDir: string): WriterLock | undefined => tryFileLock(writerLockFile(dataDir));
+
+/** Admin commands one at a time (see above): wait for the admin lock. */
+export const takeAdminLock = (dataDir: string, opts: { signal?: AbortSignal } = {}): Promise<WriterLock> => waitForLock(() => tryFileLock(adminLockFile(dataDir)), opts);
+
+function tryFileLock(file: string): WriterLock | undefined {
+  const db = new BetterSqlite3(file);
   try {
     db.pragma('busy_timeout = 0');
     db.pragma('journal_mode = DELETE');
@@ -43,15 +53,17 @@ export function tryWriterLock(dataDir: string): WriterLock | undefined {
 }
 
 /** Wait for the lock (polling), e.g. the writer starting while an admin command holds it. */
-export async function takeWriterLock(dataDir: string, opts: { signal?: AbortSignal; onWait?: () => void } = {}): Promise<WriterLock> {
+export const takeWriterLock = (dataDir: string, opts: { signal?: AbortSignal; onWait?: () => void } = {}): Promise<WriterLock> => waitForLock(() => tryWriterLock(dataDir), opts);
+
+async function waitForLock(tryLock: () => WriterLock | undefined, opts: { signal?: AbortSignal; onWait?: () => void }): Promise<WriterLock> {
   let waited = false;
   for (;;) {
-    const lock = tryWriterLock(dataDir);
+    const lock = tryLock();
     if (lock) return lock;
     if (!waited) opts.onWait?.();
     waited = true;
-    if (opts.signal?.aborted) throw new Error('gave up waiting for the writer lock');
-    await new Promise((r) => setTimeout(r, 100));
+    if (opts.signal?.aborted) throw new Error('gave up waiting for the lock');
+    await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
   }
 }
 
