@@ -115,6 +115,7 @@ async function drained(s: Stack, ids: string[]) {
 }
 
 test('Redis memory reaches a plateau: nothing per bet outlives its commit but the Idempotency-Key, for its TTL', async (t) => {
+  t.timeout(300_000);
   const s = await stack(t, 8);
   // Big enough rounds that what each round adds regardless of its size (a new quote, the liability
   // counters of its cell, which expire with their window) stays small per bet.
@@ -141,6 +142,7 @@ test('Redis memory reaches a plateau: nothing per bet outlives its commit but th
 });
 
 test('at Redis maxmemory taps get capacity 503s, never 500s; accepted bets are still committed, confirmed and settled', async (t) => {
+  t.timeout(300_000);
   const s = await stack(t, 6);
   const queue = createQueue(s.api.redis);
   const sub = s.api.redis.duplicate();
