@@ -23,6 +23,10 @@ import { takeWriterLock, tryWriterLock } from '../../services/shared/writer-lock
 import { createWriter, CONSUMER } from '../../services/writer/writer.js';
 import { createWriterMetrics } from '../../services/writer/metrics.js';
 import { createContext } from '../../cli/context.js';
+import type { AddressInfo } from 'node:net';
+import { io as connect } from 'socket.io-client';
+import { createRealtime } from '../../services/realtime/server.js';
+import { createSessionStore } from '../../services/shared/sessions.js';
 import { freshDb, testEnv } from '../helpers/env.js';
 import { waitFor } from '../helpers/ports.js';
 import { closeBreaker } from '../helpers/market-fixture.js';
@@ -239,4 +243,39 @@ test.serial('a bet whose answer was lost (API killed after reserving) is listed 
   t.is(getBet(r.env.db, bet.id)?.state, 'open');
   t.is(await r.redis.zcard(betKeys.pendingBets(ALICE)), 0);
   t.is(await r.redis.get(betKeys.idempotency(ALICE, 'tap-key-0001')), bet.id, 'a retry of the same key still finds it');
+});
+
+test.serial('on (re)connect the realtime service sends a player their queued bets and what was committed meanwhile', async (t) => {
+  const r = await rig(t);
+  await funded(r, 2_000);
+  const log = createLogger({ service: 'test', level: 'silent' });
+  const subscriber = createRedis(r.config, log, 'rt-sub');
+  const sessions = createSessionStore(r.redis, 3600);
+  const realtime = createRealtime({ config: r.config, log, redis: r.redis, subscriber, sessions, metrics: createMetrics('realtime'), channels: channels(r.config.redis.prefix), now: Date.now, db: r.env.db });
+  await new Promise<void>((res) => realtime.http.listen(0, '127.0.0.1', () => res()));
+  t.teardown(async () => {
+    await realtime.close();
+    realtime.http.close();
+    subscriber.disconnect();
+  });
+  const url = `http://127.0.0.1:${(realtime.http.address() as AddressInfo).port}`;
+  const token = await sessions.create(ALICE, Date.now());
+  const sync = (): Promise<{ pending: { id: string; state: string }[]; recent: { id: string; state: string }[] }> =>
+    new Promise((resolve, reject) => {
+      const socket = connect(url, { transports: ['websocket'], auth: { token }, reconnection: false });
+      socket.once('bets:sync', (d) => {
+        socket.disconnect();
+        resolve(d);
+      });
+      socket.once('connect_error', reject);
+    });
+  // Placed while the player was away (the API died before answering): shown as pending at once.
+  const queued = await reserveBet(r, ALICE, 300);
+  const first = await sync();
+  t.deepEqual(first.pending.map((b) => [b.id, b.state]), [[queued.id, 'pending']]);
+  // Committed while the player was disconnected: the next connect shows it as confirmed.
+  await r.writer.processBatch(await r.readAll());
+  const second = await sync();
+  t.deepEqual(second.pending, []);
+  t.deepEqual(second.recent.map((b) => [b.id, b.state]), [[queued.id, 'open']]);
 });
