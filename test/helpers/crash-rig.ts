@@ -23,7 +23,9 @@ import { startRedis, type TestRedis } from './redis-server.js';
 /** Market settings that keep the fixture quote tappable for the whole test (see betting.test.ts). */
 export const CRASH_EXTRA = {
   TAPSTACK_BREAKER_STALE_SECONDS: '3600',
-  TAPSTACK_GRID_COLUMN_SECONDS: '10',
+  // Ten-minute windows and an hour-long quote: a burst slowed down by a busy machine never meets a
+  // locked cell or an expired quote.
+  TAPSTACK_GRID_COLUMN_SECONDS: '600',
   TAPSTACK_GRID_COLUMNS: '8',
   TAPSTACK_BET_RATE_PER_SECOND: '100000',
   TAPSTACK_STAKE_MIN: '0.10',
@@ -114,8 +116,8 @@ async function assemble(redis: TestRedis, dataDir: string, funds: number[], conn
   const withAuth: RigPlayer[] = [];
   for (const p of players) withAuth.push({ ...p, auth: { authorization: `Bearer ${await sessions.create(p.address, Date.now())}` } });
   await closeBreaker(client, config);
-  const quote = await publishTestQuote(client, config);
-  const soon = Date.now() + (config.grid.lockSeconds + 30) * 1000;
+  const quote = await publishTestQuote(client, config, { expiresAt: Date.now() + 3_600_000 });
+  const soon = Date.now() + (config.grid.lockSeconds + 300) * 1000;
   const cells = quote.cells.filter((c) => !c.disabled && c.startMs > soon && c.multiplierCents >= 150);
   if (cells.length === 0) throw new Error('no cell of the fixture quote stays tappable long enough');
 
