@@ -13,6 +13,8 @@ import { betRoutes } from './routes/bets.routes.js';
 import { createQuoteCache } from './quote-cache.js';
 import { createReserver } from '../shared/betting/reserve.js';
 import { meRoutes } from './routes/me.routes.js';
+import { betTicksRoutes } from './routes/bet-ticks.routes.js';
+import { clientRoutes } from './routes/client.routes.js';
 
 export function createApp(input: ApiDeps): Koa {
   // Every tap authenticates: keep sessions read from Redis for a second (logout evicts at once).
@@ -37,7 +39,7 @@ export function createApp(input: ApiDeps): Koa {
 
   app.use(errorsAndLogging(deps));
   app.use(jsonBody());
-  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter, reserver }), meRoutes({ ...deps, reserver }), marketRoutes(deps), betRoutes({ ...deps, reserver, quotes })]) {
+  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter, reserver }), meRoutes({ ...deps, reserver }), marketRoutes(deps), betRoutes({ ...deps, reserver, quotes }), betTicksRoutes(deps), clientRoutes(deps)]) {
     app.use(router.routes());
     // Not `throw: true`: the thrown error would lose the Allow header a 405 must carry;
     // errorsAndLogging turns the bodiless 405/501 into the error envelope instead.
