@@ -30,7 +30,7 @@ const problems: PageProblems = { consoleErrors: [], cspViolations: [], pageError
 const figures: Record<string, unknown> = {};
 
 test.before(async (t) => {
-  t.timeout(180_000);
+  t.timeout(240_000);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   t.true(fs.existsSync(path.join(DIST, 'index.html')), 'web/dist is built (npm run build)');
   app = await startAppliance({
@@ -136,11 +136,12 @@ test.serial('the app loads through nginx with the strict CSP, caches hashed asse
   figures.initialJsGzipKB = Math.round((js.gzip / 1024) * 10) / 10;
   figures.initialJsFiles = js.files;
   t.true(js.gzip <= 100 * 1024, `initial JS ${js.gzip} B gzipped is within the 100 KB budget`);
-  const cells = await page.$$eval('[role=gridcell]', (els) => els.map((e) => ({ name: e.getAttribute('aria-label') ?? '', disabled: e.getAttribute('aria-disabled'), tab: (e as HTMLElement).tabIndex, w: e.getBoundingClientRect().width, h: e.getBoundingClientRect().height })));
+  const cells = await page.$$eval('[role=gridcell]', (els) => els.map((e) => ({ name: e.getAttribute('aria-label') ?? '', locked: e.classList.contains('locked'), disabled: e.getAttribute('aria-disabled'), tab: (e as HTMLElement).tabIndex, w: e.getBoundingClientRect().width, h: e.getBoundingClientRect().height })));
   t.true(cells.length >= 40);
   t.regex(cells[0]?.name ?? '', /^\$[\d,]+ to \$[\d,]+, \d\d:\d\d:\d\d to \d\d:\d\d:\d\d, \d+\.\d\d×/);
   t.is(cells.filter((c) => c.tab === 0).length, 1, 'one tab stop');
-  t.true(cells.some((c) => c.disabled === 'true'), 'locked cells are aria-disabled');
+  t.true(cells.filter((c) => c.locked).every((c) => c.disabled === 'true' && /locked/.test(c.name)), 'locked cells are aria-disabled and say so');
+  t.true(cells.some((c) => c.disabled !== 'true'), 'some cells can be tapped');
   t.true(cells.every((c) => c.w >= 24 && c.h >= 24), 'targets at least 24×24');
 });
 
@@ -221,9 +222,18 @@ test.serial('keyboard only: Tab into the grid (one stop), arrows, Enter taps', a
 });
 
 test.serial('frame time while quotes and prices stream', async (t) => {
-  const deltas = await page.evaluate(
+  const { deltas, loaf } = await page.evaluate(
     () =>
-      new Promise<number[]>((resolve) => {
+      new Promise<{ deltas: number[]; loaf: number[] }>((resolve) => {
+        // Long animation frames (> 50 ms) and the script time in them: the app's own share.
+        const loaf: number[] = [];
+        try {
+          new PerformanceObserver((list) => {
+            for (const e of list.getEntries()) loaf.push((e as unknown as { blockingDuration: number }).blockingDuration);
+          }).observe({ type: 'long-animation-frame' });
+        } catch {
+          /* not supported */
+        }
         const out: number[] = [];
         let last = performance.now();
         const end = last + 5000;
@@ -231,12 +241,14 @@ test.serial('frame time while quotes and prices stream', async (t) => {
           out.push(ts - last);
           last = ts;
           if (ts < end) requestAnimationFrame(f);
-          else resolve(out.slice(1));
+          else resolve({ deltas: out.slice(1), loaf });
         };
         requestAnimationFrame(f);
       }),
   );
-  figures.frameTimeMs = { frames: deltas.length, p50: Math.round(percentile(deltas, 50) * 10) / 10, p99: Math.round(percentile(deltas, 99) * 10) / 10, max: Math.round(Math.max(...deltas) * 10) / 10 };
+  figures.frameTimeMs = { frames: deltas.length, p50: Math.round(percentile(deltas, 50) * 10) / 10, p99: Math.round(percentile(deltas, 99) * 10) / 10, max: Math.round(Math.max(...deltas) * 10) / 10, longFrames: loaf.length, longFrameBlockingMsMax: loaf.length ? Math.round(Math.max(...loaf)) : 0 };
+  // The machine's load shows in these (2 shared cores, software rendering): printed, not asserted.
+  figures.loadAverage = (await import('node:os')).loadavg()[0];
   t.true(deltas.length > 30);
 });
 

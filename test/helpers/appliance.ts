@@ -52,6 +52,10 @@ export async function startAppliance(extra: Record<string, string> = {}): Promis
     TAPSTACK_SCHEDULER_PORT: String(ports.scheduler),
     TAPSTACK_BACKUP_PORT: String(ports.backup),
     TAPSTACK_LOG_LEVEL: 'warn',
+    // A loaded 2-core CI machine can take well over 15 s to start a dozen Node processes: give
+    // the health listener and the start-order waits room, so a slow start is not a restart loop.
+    TAPSTACK_HEALTH_FAILURES: '12',
+    TAPSTACK_START_TIMEOUT_SECONDS: '180',
     ...extra,
   };
   const logFile = path.join(root, 'appliance.log');
@@ -77,7 +81,7 @@ export async function startAppliance(extra: Record<string, string> = {}): Promis
     }
   };
   try {
-    await waitFor(async () => (await direct(ports.api, '/readyz')) === 200 && (await direct(ports.realtime, '/readyz')) === 200, 'the API and realtime behind supervisord', 60_000, 250);
+    await waitFor(async () => (await direct(ports.api, '/readyz')) === 200 && (await direct(ports.realtime, '/readyz')) === 200, 'the API and realtime behind supervisord', 150_000, 250);
   } catch (err) {
     await stop();
     throw new Error(`${(err as Error).message}\n--- appliance output ---\n${output().slice(-4000)}`);

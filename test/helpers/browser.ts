@@ -4,16 +4,14 @@
  * wallet for the page: an EIP-1193 provider announced over EIP-6963, whose signatures come from a
  * key held by this test process (through page.exposeFunction), never by the page.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Wallet, getBytes, toUtf8String } from 'ethers';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.TAPSTACK_TEST_CHROMIUM || '/usr/bin/chromium';
 
 export async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapstack-chromium-'));
+  // playwright's launch() gives every browser a fresh, empty profile directory of its own (it
+  // refuses --user-data-dir) and removes it on close.
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -26,7 +24,6 @@ export async function launchChromium(): Promise<{ browser: Browser; close(): Pro
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      `--user-data-dir=${userDataDir}`,
       // nginx listens on IPv4 loopback only.
       '--host-resolver-rules=MAP localhost 127.0.0.1',
     ],
@@ -35,7 +32,6 @@ export async function launchChromium(): Promise<{ browser: Browser; close(): Pro
     browser,
     close: async () => {
       await browser.close().catch(() => undefined);
-      fs.rmSync(userDataDir, { recursive: true, force: true });
     },
   };
 }

@@ -18,7 +18,7 @@ export function BetList({ store, state }: { store: Store; state: State }) {
         <ul class="bet-list" data-testid="bet-list">
           {bets.map((b) => (
             <li key={b.id} data-bet-id={b.id} data-state={b.state} class={`bet bet-${b.state}`}>
-              <button type="button" class="bet-row" disabled={b.id.startsWith('local:')} onClick={() => store.openBet(b.id)} aria-label={`${STATE_LABEL[b.state]} bet of ${formatMoney(b.stake, currency)} on ${formatPrice(b.lowCents, true)} to ${formatPrice(b.highCents, true)}, ${formatClock(b.startMs)}. Open the settlement view.`}>
+              <button type="button" class="bet-row" disabled={b.id.startsWith('local:')} onClick={() => store.openBet(b.id)} title="Open the settlement view">
                 <span class={`pill pill-${b.state}`}>{STATE_LABEL[b.state]}</span>
                 <span class="bet-main">
                   {formatMoney(b.stake, currency)} at {formatMultiplier(b.multiplierCents)}

@@ -4,7 +4,7 @@
  * so a frame writes one style and reads no layout.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { formatClock, formatMoney, formatMultiplier, formatPrice } from '../lib/format.js';
+import { formatClock, formatMoney, formatMultiplier, formatPrice, formatUnits } from '../lib/format.js';
 import { cellAt, ease, makeAxes, priceToY, type Axes } from '../lib/scale.js';
 import type { Quote, QuoteCell } from '../lib/types.js';
 import { betsByCell, type BetEntry } from '../state/bets.js';
@@ -28,24 +28,23 @@ function cellName(c: QuoteCell, halted: boolean): string {
   return `${formatPrice(c.lowCents, true)} to ${formatPrice(c.highCents, true)}, ${formatClock(c.startMs)} to ${formatClock(c.endMs)}, ${formatMultiplier(c.multiplierCents)}${state}`;
 }
 
-function tileLabel(bets: BetEntry[], currency: { code: string; decimals: number }): { cls: string; text: string; state: string } | undefined {
-  if (!bets.length) return undefined;
-  const b = bets.reduce((a, x) => (x.placedAt > a.placedAt ? x : a));
-  const total = bets.filter((x) => x.state !== 'rejected').reduce((s, x) => s + x.stake, 0) || b.stake;
-  const money = formatMoney(total, currency);
+/** What a cell with the player's bet on it shows: the stake, then the state or multiplier. */
+function tileLabel(bets: BetEntry[], currency: { code: string; decimals: number }): { cls: string; top: string; bottom: string; state: string } | undefined {
+  const live = bets.filter((x) => x.state !== 'rejected');
+  if (!live.length) return undefined;
+  const b = live.reduce((a, x) => (x.placedAt > a.placedAt ? x : a));
+  const money = formatMoney(live.reduce((sum, x) => sum + x.stake, 0), currency);
   switch (b.state) {
     case 'pending':
-      return { cls: 'tile-pending', text: `${money} · pending…`, state: 'pending' };
+      return { cls: 'tile-pending', top: money, bottom: 'pending…', state: 'pending' };
     case 'open':
-      return { cls: 'tile-open', text: `${money} · ${formatMultiplier(b.multiplierCents)}`, state: 'open' };
+      return { cls: 'tile-open', top: money, bottom: formatMultiplier(b.multiplierCents), state: 'open' };
     case 'won':
-      return { cls: 'tile-won', text: `+${formatMoney(b.payout, currency)}`, state: 'won' };
+      return { cls: 'tile-won', top: `+${formatMoney(b.payout, currency)}`, bottom: 'won', state: 'won' };
     case 'lost':
-      return { cls: 'tile-lost', text: 'lost', state: 'lost' };
-    case 'void':
-      return { cls: 'tile-void', text: 'refunded', state: 'void' };
-    case 'rejected':
-      return { cls: 'tile-rejected', text: 'refused', state: 'rejected' };
+      return { cls: 'tile-lost', top: money, bottom: 'lost', state: 'lost' };
+    default:
+      return { cls: 'tile-void', top: money, bottom: 'refunded', state: 'void' };
   }
 }
 
@@ -76,7 +75,7 @@ export function TradeView({ store, state }: { store: Store; state: State }) {
   // The vertical range: the grid's bands plus one band of margin above and below.
   const axes: Axes | undefined = useMemo(() => {
     if (!geo || !size.w || !size.h) return undefined;
-    return makeAxes({ width: size.w, height: size.h, futureMs: ((quote?.geometry.columns ?? 8) + 1) * colMs, historyFraction: narrow ? 0.2 : 0.3, lowCents: geo.low - rowCents, highCents: geo.high + rowCents });
+    return makeAxes({ width: size.w, height: size.h, futureMs: ((quote?.geometry.columns ?? 8) + 1) * colMs, historyFraction: narrow ? 0.14 : 0.3, lowCents: geo.low - rowCents, highCents: geo.high + rowCents });
   }, [geo?.low, geo?.high, size.w, size.h, colMs, narrow, quote?.geometry.columns]);
 
   // Shared with the frame loop without re-rendering.
@@ -203,13 +202,19 @@ export function TradeView({ store, state }: { store: Store; state: State }) {
                     data-bet-state={tile?.state}
                     aria-colindex={col + 1}
                     aria-disabled={off ? 'true' : undefined}
-                    aria-label={cellName(c, quote.halted) + (tile ? `, your bet: ${tile.text}` : '')}
+                    aria-label={cellName(c, quote.halted) + (tile ? `, your bet: ${tile.top} ${tile.bottom}` : '')}
                     tabIndex={isActive ? 0 : -1}
                     class={`cell${c.locked ? ' locked' : ''}${c.disabled && !c.locked ? ' disabled' : ''}${tile ? ` ${tile.cls}` : ''}`}
                     style={{ left: `${((c.startMs - anchor) * axes.pxPerMs).toFixed(2)}px`, width: `${colPx.toFixed(2)}px` }}
                   >
-                    <span class="mult">{formatMultiplier(c.multiplierCents)}</span>
-                    {tile && <span class="tile">{tile.text}</span>}
+                    {tile ? (
+                      <>
+                        <span class="tile-top">{tile.top}</span>
+                        <span class="tile">{tile.bottom}</span>
+                      </>
+                    ) : (
+                      <span class="mult">{narrow ? formatUnits(c.multiplierCents, 2) : formatMultiplier(c.multiplierCents)}</span>
+                    )}
                   </div>
                 );
               })}

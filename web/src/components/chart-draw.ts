@@ -159,10 +159,12 @@ export function drawFrame(f: FrameInput): void {
     ctx.font = '600 12px system-ui, sans-serif';
     const w = ctx.measureText(tag).width + 12;
     const ty = Math.min(Math.max(lastY - 28, 2), a.height - 22);
+    // Left of "now" when there is room, else just right of it (narrow screens).
+    const tx = a.nowX - w - 8 >= 2 ? a.nowX - w - 8 : a.nowX + 8;
     ctx.fillStyle = COLORS.line;
-    ctx.fillRect(a.nowX - w - 8, ty, w, 20);
+    ctx.fillRect(tx, ty, w, 20);
     ctx.fillStyle = '#111';
     ctx.textBaseline = 'middle';
-    ctx.fillText(tag, a.nowX - w - 2, ty + 10);
+    ctx.fillText(tag, tx + 6, ty + 10);
   }
 }
