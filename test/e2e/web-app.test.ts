@@ -222,6 +222,12 @@ test.serial('keyboard only: Tab into the grid (one stop), arrows, Enter taps', a
 });
 
 test.serial('frame time while quotes and prices stream', async (t) => {
+  // Chromium's own counters over the same 5 s: layouts and style recalcs per second show whether a
+  // frame touches layout (it should not: one transform per frame, layout only on a new quote).
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const metrics = async () => Object.fromEntries(((await cdp.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] }).metrics.map((m) => [m.name, m.value]));
+  const m0 = await metrics();
   const { deltas, loaf } = await page.evaluate(
     () =>
       new Promise<{ deltas: number[]; loaf: number[] }>((resolve) => {
@@ -247,6 +253,10 @@ test.serial('frame time while quotes and prices stream', async (t) => {
       }),
   );
   figures.frameTimeMs = { frames: deltas.length, p50: Math.round(percentile(deltas, 50) * 10) / 10, p99: Math.round(percentile(deltas, 99) * 10) / 10, max: Math.round(Math.max(...deltas) * 10) / 10, longFrames: loaf.length, longFrameBlockingMsMax: loaf.length ? Math.round(Math.max(...loaf)) : 0 };
+  const m1 = await metrics();
+  const per = (k: string, scale = 1) => Math.round((((m1[k] ?? 0) - (m0[k] ?? 0)) * scale) / (((m1.Timestamp ?? 0) - (m0.Timestamp ?? 0)) || 1) * 10) / 10;
+  figures.perSecond = { layouts: per('LayoutCount'), styleRecalcs: per('RecalcStyleCount'), scriptMs: per('ScriptDuration', 1000), layoutMs: per('LayoutDuration', 1000), styleMs: per('RecalcStyleDuration', 1000), taskMs: per('TaskDuration', 1000) };
+  await cdp.detach();
   // The machine's load shows in these (2 shared cores, software rendering): printed, not asserted.
   figures.loadAverage = (await import('node:os')).loadavg()[0];
   t.true(deltas.length > 30);

@@ -209,8 +209,7 @@ export function TradeView({ store, state }: { store: Store; state: State }) {
                   >
                     {tile ? (
                       <>
-                        <span class="tile-top">{tile.top}</span>
-                        <span class="tile">{tile.bottom}</span>
+                        <span class="tile-top">{tile.top}</span> <span class="tile">{tile.bottom}</span>
                       </>
                     ) : (
                       <span class="mult">{narrow ? formatUnits(c.multiplierCents, 2) : formatMultiplier(c.multiplierCents)}</span>
