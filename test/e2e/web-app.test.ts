@@ -102,14 +102,14 @@ async function watchPaints(p: Page): Promise<void> {
         const key = `${li.dataset.betId}|${li.dataset.state}`;
         if (!(key in w.__paints)) {
           w.__paints[key] = -1;
-          requestAnimationFrame(() => requestAnimationFrame((ts) => (w.__paints[key] = ts)));
+          requestAnimationFrame(() => requestAnimationFrame(() => (w.__paints[key] = performance.now())));
         }
       }
       for (const c of document.querySelectorAll<HTMLElement>('[data-bet-state=pending]')) {
         const key = `cell|${c.dataset.rc}|pending`;
         if (!(key in w.__paints)) {
           w.__paints[key] = -1;
-          requestAnimationFrame((ts) => (w.__paints[key] = ts));
+          requestAnimationFrame(() => (w.__paints[key] = performance.now()));
         }
       }
     };
@@ -213,6 +213,9 @@ test.serial('keyboard only: Tab into the grid (one stop), arrows, Enter taps', a
     if (!disabled) break;
     await page.keyboard.press('ArrowRight');
   }
+  // Two windows further: the nearest open one may lock while the keys travel on a loaded machine.
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
   await page.keyboard.press('ArrowDown');
   t.is(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'gridcell');
   await page.keyboard.press('Enter');

@@ -72,11 +72,31 @@ export function TradeView({ store, state }: { store: Store; state: State }) {
   const colMs = (quote?.geometry.columnSeconds ?? 5) * 1000;
   const rowCents = quote?.geometry.rowHeightCents ?? 1000;
   const narrow = size.w < 600;
-  // The vertical range: the grid's bands plus one band of margin above and below.
+  // The vertical range: the grid's bands plus one band of margin, widened (in whole bands, so it
+  // changes rarely) to keep the visible history on screen; recomputed with each quote.
+  const historyFraction = narrow ? 0.18 : 0.3;
+  const futureMs = ((quote?.geometry.columns ?? 8) + 1) * colMs;
+  let lowCents = geo ? geo.low - rowCents : 0;
+  let highCents = geo ? geo.high + rowCents : 0;
+  if (geo && size.w) {
+    const since = store.now() - (futureMs * historyFraction) / (1 - historyFraction);
+    for (let i = store.prices.length - 1; i >= 0; i--) {
+      const t = store.prices[i];
+      if (!t) break;
+      if (t.priceCents < lowCents) lowCents = Math.floor(t.priceCents / rowCents) * rowCents;
+      if (t.priceCents > highCents) highCents = Math.ceil(t.priceCents / rowCents) * rowCents;
+      if (t.ts < since) break;
+    }
+    // Never squeeze the grid below half the height.
+    const span = Math.min(highCents - lowCents, 2 * (geo.high - geo.low + 2 * rowCents));
+    const mid = (geo.low + geo.high) / 2;
+    lowCents = Math.max(lowCents, mid - span / 2 - rowCents);
+    highCents = Math.min(highCents, mid + span / 2 + rowCents);
+  }
   const axes: Axes | undefined = useMemo(() => {
     if (!geo || !size.w || !size.h) return undefined;
-    return makeAxes({ width: size.w, height: size.h, futureMs: ((quote?.geometry.columns ?? 8) + 1) * colMs, historyFraction: narrow ? 0.14 : 0.3, lowCents: geo.low - rowCents, highCents: geo.high + rowCents });
-  }, [geo?.low, geo?.high, size.w, size.h, colMs, narrow, quote?.geometry.columns]);
+    return makeAxes({ width: size.w, height: size.h, futureMs, historyFraction, lowCents, highCents });
+  }, [lowCents, highCents, size.w, size.h, futureMs, historyFraction]);
 
   // Shared with the frame loop without re-rendering.
   const live = useRef({ axes, quote, book, anchor: 0, center: NaN, paused, dirty: true, quoted: new Set<string>(), currency });

@@ -155,16 +155,17 @@ export function drawFrame(f: FrameInput): void {
     ctx.arc(a.nowX, lastY, 4, 0, Math.PI * 2);
     ctx.fill();
     const last = prices[prices.length - 1] as Tick;
-    const tag = formatPrice(last.priceCents);
-    ctx.font = '600 12px system-ui, sans-serif';
-    const w = ctx.measureText(tag).width + 12;
+    const narrow = a.nowX < 120;
+    const tag = narrow ? formatPrice(last.priceCents, true).replace(/\.\d\d$/, '').slice(1) : formatPrice(last.priceCents);
+    ctx.font = narrow ? '600 11px system-ui, sans-serif' : '600 12px system-ui, sans-serif';
+    const w = ctx.measureText(tag).width + (narrow ? 8 : 12);
     const ty = Math.min(Math.max(lastY - 28, 2), a.height - 22);
     // Left of "now" when there is room, else just right of it (narrow screens).
-    const tx = a.nowX - w - 8 >= 2 ? a.nowX - w - 8 : a.nowX + 8;
+    const tx = Math.max(2, a.nowX - w - 8);
     ctx.fillStyle = COLORS.line;
     ctx.fillRect(tx, ty, w, 20);
     ctx.fillStyle = '#111';
     ctx.textBaseline = 'middle';
-    ctx.fillText(tag, tx + 6, ty + 10);
+    ctx.fillText(tag, tx + (narrow ? 4 : 6), ty + 10);
   }
 }
