@@ -173,7 +173,12 @@ export function createStore() {
       },
       onSnapshot: (s: Snapshot, offset) => {
         if (offset !== undefined) clock.offsetMs = offset;
-        for (const t of s.prices ?? []) pushPrice(t);
+        // The snapshot's recent prices fill any gap left while disconnected: merge by time.
+        if (s.prices?.length) {
+          const byTs = new Map<number, Tick>();
+          for (const t of [...prices, ...s.prices]) byTs.set(t.ts, t);
+          prices.splice(0, prices.length, ...[...byTs.values()].sort((a, b) => a.ts - b.ts));
+        }
         set({ ...(s.quote && (!state.quote || s.quote.version >= state.quote.version) ? { quote: s.quote } : {}), ...(s.breaker ? { breaker: s.breaker } : {}) });
         void resyncBets();
       },
