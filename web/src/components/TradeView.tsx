@@ -100,7 +100,9 @@ export function TradeView({ store, state }: { store: Store; state: State }) {
 
   // Shared with the frame loop without re-rendering.
   const live = useRef({ axes, quote, book, anchor: 0, center: NaN, paused, dirty: true, quoted: new Set<string>(), currency });
-  const anchor = quote?.createdAt ?? 0;
+  // Cells are placed relative to a time anchor that changes once a minute, not with every quote:
+  // a re-quote then changes only texts, and cell positions move only when the columns roll.
+  const anchor = quote ? Math.floor(quote.createdAt / 60_000) * 60_000 : 0;
   const byCell = useMemo(() => betsByCell(book), [book]);
   const quoted = useMemo(() => new Set(quote?.cells.map(cellKey) ?? []), [quote]);
   live.current = { ...live.current, axes, quote, book, anchor, paused, dirty: true, quoted, currency };
