@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(redis-server redis-tools supervisor nginx sqlite3 openssl curl ca-certificates rsync openssh-client)
 if [ "${1:-}" = "--test" ]; then
   # Validators and probes the test suite runs (TOOLING.md): compose 1.29, sslscan, shellcheck, wrk.
-  packages+=(procps docker-compose sslscan shellcheck wrk age openssh-server util-linux)
+  # chromium: the web app's end-to-end tests (playwright-core drives Debian's browser).
+  packages+=(procps docker-compose sslscan shellcheck wrk age openssh-server util-linux chromium)
 fi
 
 missing=()

@@ -64,7 +64,7 @@ export function setupPaths(config: Config, env: NodeJS.ProcessEnv, tls: Pick<Tls
   return {
     home,
     runDir,
-    webRoot: config.appliance.webRoot || path.join(home, 'web'),
+    webRoot: config.appliance.webRoot || path.join(home, 'web', 'dist'),
     template: path.join(home, 'nginx', 'nginx.conf.template'),
     nginxPrefix: path.join(runDir, 'nginx'),
     nginxConf: path.join(runDir, 'nginx.conf'),
@@ -161,7 +161,7 @@ function apply(config: Config, env: NodeJS.ProcessEnv, p: Plan): SetupReport {
   fs.mkdirSync(p.paths.nginxPrefix, { recursive: true, mode: 0o700 });
   step('nginx-config', writeIfChanged(p.paths.nginxConf, p.nginxConf, 0o644), `${p.paths.nginxConf} (prefix ${p.paths.nginxPrefix})`);
   // Compose: nginx runs in its own container and sees the runtime volume, not /app: copy the UI.
-  const shippedWeb = path.join(p.paths.home, 'web');
+  const shippedWeb = path.join(p.paths.home, 'web', 'dist');
   if (p.paths.webRoot !== shippedWeb) {
     fs.cpSync(shippedWeb, p.paths.webRoot, { recursive: true, force: true });
     step('web-root', 'ok', `${p.paths.webRoot} (copied from ${shippedWeb})`);

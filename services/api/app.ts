@@ -14,6 +14,8 @@ import { createQuoteCache } from './quote-cache.js';
 import { createReserver } from '../shared/betting/reserve.js';
 import { meRoutes } from './routes/me.routes.js';
 import { createAdmission, type Admission } from './admission.js';
+import { betTicksRoutes } from './routes/bet-ticks.routes.js';
+import { clientRoutes } from './routes/client.routes.js';
 
 /** `admission`: wired by main.ts (stopped at shutdown); a test may leave it out (an unref'd sampler). */
 export function createApp(input: ApiDeps & { admission?: Admission }): Koa {
@@ -41,7 +43,7 @@ export function createApp(input: ApiDeps & { admission?: Admission }): Koa {
 
   app.use(errorsAndLogging(deps));
   app.use(jsonBody());
-  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter, reserver }), meRoutes({ ...deps, reserver }), marketRoutes(deps), betRoutes({ ...deps, reserver, quotes, admission })]) {
+  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter, reserver }), meRoutes({ ...deps, reserver }), marketRoutes(deps), betRoutes({ ...deps, reserver, quotes, admission }), betTicksRoutes(deps), clientRoutes(deps)]) {
     app.use(router.routes());
     // Not `throw: true`: the thrown error would lose the Allow header a 405 must carry;
     // errorsAndLogging turns the bodiless 405/501 into the error envelope instead.

@@ -130,7 +130,7 @@ export const CONFIG_SPEC = {
   nginxHttpsPort: v({ env: 'TAPSTACK_NGINX_HTTPS_PORT', doc: 'nginx HTTPS port.', schema: port, default: '443' }),
   apiUpstream: v({ env: 'TAPSTACK_API_UPSTREAM', doc: 'host:port nginx proxies /api to.', schema: z.string().regex(/^[A-Za-z0-9.-]+:\d+$/), default: '127.0.0.1:8080' }),
   realtimeUpstream: v({ env: 'TAPSTACK_REALTIME_UPSTREAM', doc: 'host:port nginx proxies /socket.io to.', schema: z.string().regex(/^[A-Za-z0-9.-]+:\d+$/), default: '127.0.0.1:8081' }),
-  webRoot: v({ env: 'TAPSTACK_WEB_ROOT', doc: 'Directory nginx serves the web UI from; empty = <app>/web. Setup copies the UI there when it differs (compose: the runtime volume).', schema: z.string(), default: '' }),
+  webRoot: v({ env: 'TAPSTACK_WEB_ROOT', doc: 'Directory nginx serves the web UI from; empty = <app>/web/dist (the built web app). Setup copies the UI there when it differs (compose: the runtime volume).', schema: z.string(), default: '' }),
   dataMinFreeMb: v({ env: 'TAPSTACK_DATA_MIN_FREE_MB', doc: 'Refuse to start with less free space than this on the data volume.', schema: z.coerce.number().int().min(0), default: '256' }),
   dataRequireMount: v({ env: 'TAPSTACK_DATA_REQUIRE_MOUNT', doc: 'Refuse to start unless the data directory is a mount point (set in the images).', schema: bool, default: 'false' }),
   allowUnmarkedData: v({ env: 'TAPSTACK_ALLOW_UNMARKED_DATA', doc: 'Override: accept a non-empty data directory without the first-boot marker (adopts it).', schema: bool, default: 'false' }),
