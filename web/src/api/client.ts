@@ -66,6 +66,8 @@ export interface RealtimeHandlers {
   onQuote(q: Quote): void;
   onBreaker(b: Breaker): void;
   onBet(event: 'bet:confirmed' | 'bet:rejected' | 'bet:settled', bet: PublicBet): void;
+  /** `bets:sync` on (re)connect: the player's queued bets and recent committed ones. */
+  onBets(bets: PublicBet[]): void;
 }
 
 type Envelope<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
@@ -134,6 +136,7 @@ export function connectRealtime(h: RealtimeHandlers): Realtime {
       h.onBet(name, bet);
     });
   }
+  socket.on('bets:sync', (d: { pending?: PublicBet[]; recent?: PublicBet[] }) => h.onBets([...(d?.pending ?? []), ...(d?.recent ?? [])]));
   h.onStatus('connecting');
   return {
     restart() {

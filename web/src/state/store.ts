@@ -188,6 +188,10 @@ export function createStore() {
       },
       onBreaker: (b) => set({ breaker: b }),
       onBet,
+      onBets: (bets) => {
+        const book = applyBets(state.book, bets.filter((b) => b && typeof b.id === 'string'));
+        if (book !== state.book) set({ book });
+      },
     });
   };
 
