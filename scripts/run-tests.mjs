@@ -1,21 +1,50 @@
 // Run the ava suite on the built output and end with one plain summary line for CI:
 // "N passed, N failed" (ava's own summary is not a format CI reads).
+// ava's default reporter, not --tap: ava 6's TAP reporter crashes on a timeout ("Cannot set
+// properties of undefined (setting 'name')" in reporters/tap.js), which takes every worker down
+// with it. The default reporter prints one line per test, which is what is counted here:
+//   ✔ file › title            passed (also "✔ [expected fail]")
+//   ✘ [fail]: file › title    failed (also "[unexpected pass]", and a failed hook)
+//   - [skip] file › title     skipped
+// and everything that fails a run without a test line: tests pending at a timeout, files that
+// exited or crashed, uncaught exceptions and unhandled rejections.
 import { spawn } from 'node:child_process';
 
 const args = process.argv.slice(2);
-const ava = spawn(process.execPath, ['node_modules/ava/entrypoints/cli.mjs', '--tap', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+const ava = spawn(process.execPath, ['node_modules/ava/entrypoints/cli.mjs', ...args], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, FORCE_COLOR: '0' },
+});
 let pass = 0;
 let fail = 0;
 let skip = 0;
 let buffer = '';
+const patterns = [
+  [/^\s*✔ /, () => pass++],
+  [/^\s*✘ \[(?:fail|unexpected pass)\]:/, () => fail++],
+  [/^\s*- \[skip\] /, () => skip++],
+  [/^(\d+) tests? were pending in /, (m) => (fail += Number(m[1]))],
+  [/^Failed to exit when running /, () => fail++],
+  [/^\s*✘ .* exited (?:with a non-zero exit code|due to)/, () => fail++],
+  [/^\s*✘ Internal error/, () => fail++],
+  [/^\s*✘ No tests found in /, () => fail++],
+  [/^\s*✘ (\d+) tests? remaining in /, (m) => (fail += Number(m[1]))],
+  [/^\s*(\d+) uncaught exceptions?$/, (m) => (fail += Number(m[1]))],
+  [/^\s*(\d+) unhandled rejections?$/, (m) => (fail += Number(m[1]))],
+];
 ava.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   buffer += chunk.toString();
   const lines = buffer.split('\n');
   buffer = lines.pop() ?? '';
   for (const line of lines) {
-    if (/^ok \d+/.test(line)) (/# SKIP/.test(line) ? skip++ : pass++);
-    else if (/^not ok \d+/.test(line)) fail++;
+    for (const [re, count] of patterns) {
+      const m = re.exec(line);
+      if (m) {
+        count(m);
+        break;
+      }
+    }
   }
 });
 ava.on('close', (code) => {
