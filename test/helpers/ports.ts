@@ -13,8 +13,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Poll `probe` until it resolves truthy or `timeoutMs` passes. */
-export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+/**
+ * Poll `probe` until it resolves truthy or `timeoutMs` passes. The default bound is generous on
+ * purpose: it only limits how long a broken test takes to fail, and a machine busy with other
+ * work (CI, a CPU hog) can take many seconds to start a process that takes one here.
+ */
+export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 60_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < deadline) {
