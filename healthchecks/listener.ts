@@ -1,72 +1,85 @@
 /**
- * The supervisord event listener that enforces health. supervisord only restarts processes that
- * exit; this listener probes every RUNNING program on each TICK_5 with the same probes compose
- * uses and restarts a program after TAPSTACK_HEALTH_FAILURES consecutive failed probes (a frozen or wedged
- * process answers nothing). When any program goes FATAL it shuts supervisord down, so the
- * container exits and Docker's restart policy takes over.
+ * The supervisord event listener that enforces health (the policy is in supervision.ts): on each
+ * TICK_5 it probes every program, restarts one that stopped answering, starts again one that ended
+ * FATAL once its cause may be gone, and writes what it knows to `$TAPSTACK_RUN_DIR/health.json`.
+ * On PROCESS_STATE_STOPPING of Redis it stops Redis without losing data (redis-stop.ts).
  * Protocol: READY on stdout; header line + payload on stdin; "RESULT 2\nOK" when done.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../services/shared/config.js';
 import { createLogger } from '../services/shared/logger.js';
-import { probeFor, runProbe } from './probes.js';
+import { probeFor, runLivenessProbe, runProbe } from './probes.js';
+import { stopRedisGracefully } from './redis-stop.js';
+import { createSupervision, type HealthReport } from './supervision.js';
 import { createSupervisorClient } from './supervisor-rpc.js';
 
 const config = loadConfig(process.env);
-const FAILURES = config.health.failures;
-/** A program just (re)started gets this long before its probes count. */
-const GRACE_SECONDS = 15;
 // stdout is the event protocol channel: logs go to stderr.
 const log = createLogger({ service: 'health-listener', level: config.logLevel, destination: process.stderr });
 const runDir = process.env.TAPSTACK_RUN_DIR ?? path.join(config.dataDir, 'run');
 const supervisor = createSupervisorClient(path.join(runDir, 'supervisor.sock'));
-const failures = new Map<string, number>();
-const restarting = new Set<string>();
+const reportFile = path.join(runDir, 'health.json');
 
-async function restart(name: string, why: string): Promise<void> {
-  restarting.add(name);
-  log.warn({ program: name, why, failures: failures.get(name) }, 'program unhealthy: restarting it');
+function writeReport(report: HealthReport): void {
+  const tmp = `${reportFile}.tmp`;
   try {
-    // A frozen (SIGSTOPped) process must run again to handle TERM and drain gracefully.
-    await supervisor.signal(name, 'CONT').catch(() => undefined);
-    await supervisor.stop(name).catch((err: Error) => log.warn({ program: name, err: err.message }, 'stop failed'));
-    await supervisor.start(name);
-    log.info({ program: name }, 'program restarted');
-  } catch (err) {
-    log.error({ program: name, err: (err as Error).message }, 'restart failed');
-  } finally {
-    failures.delete(name);
-    restarting.delete(name);
+    fs.writeFileSync(tmp, `${JSON.stringify(report)}\n`);
+    fs.renameSync(tmp, reportFile);
+  } catch {
+    // A full disk must not stop health enforcement: the report is information only.
+    fs.rmSync(tmp, { force: true });
   }
 }
 
-async function tick(): Promise<void> {
-  const infos = await supervisor.allProcessInfo();
-  await Promise.all(
-    infos.map(async (p) => {
-      const probe = probeFor(p.name, config);
-      if (!probe || restarting.has(p.name)) return;
-      if (p.statename !== 'RUNNING' || p.now - p.start < GRACE_SECONDS) {
-        failures.delete(p.name);
-        return;
-      }
-      const r = await runProbe(probe, config, 2000);
-      if (r.ok) return void failures.delete(p.name);
-      const n = (failures.get(p.name) ?? 0) + 1;
-      failures.set(p.name, n);
-      log.warn({ program: p.name, detail: r.detail, failures: n }, 'health probe failed');
-      if (n >= FAILURES) void restart(p.name, r.detail);
-    }),
+const supervision = createSupervision({
+  supervisor,
+  probeFor: (name) => probeFor(name, config),
+  ready: (probe) => runProbe(probe, config, 2000),
+  live: (probe) => runLivenessProbe(probe, config, 2000),
+  log,
+  failures: config.health.failures,
+  // A program first waits up to TAPSTACK_START_TIMEOUT_SECONDS for its dependencies
+  // (wait-for.sh), then needs its own start-up: on a slow machine, minutes.
+  startBoundSeconds: config.health.startTimeoutSeconds + 120,
+  report: writeReport,
+});
+
+/** supervisord refuses every XML-RPC call while it shuts down. */
+const shuttingDown = (err: Error) => /SHUTDOWN_STATE/.test(err.message);
+
+// Read while supervisord still answers: during its shutdown it cannot be asked any more.
+let redisStopWaitSeconds = 60;
+const readStopWait = () =>
+  supervisor.allConfigInfo().then(
+    (infos) => void (redisStopWaitSeconds = infos.find((c) => c.name === 'redis')?.stopwaitsecs ?? redisStopWaitSeconds),
+    () => undefined,
   );
+
+let redisStopping: Promise<void> | undefined;
+async function onRedisStopping(): Promise<void> {
+  await stopRedisGracefully({
+    config,
+    log,
+    stopWaitSeconds: redisStopWaitSeconds,
+    stopping: () =>
+      supervisor.processInfo('redis').then(
+        (p) => p.statename === 'STOPPING',
+        (err: Error) => (shuttingDown(err) ? undefined : false),
+      ),
+  });
 }
 
 async function handle(eventName: string, payload: string): Promise<void> {
-  if (eventName.startsWith('TICK')) await tick();
-  else if (eventName === 'PROCESS_STATE_FATAL') {
-    const name = /processname:(\S+)/.exec(payload)?.[1];
-    log.fatal({ program: name }, 'program is FATAL (could not be kept running): stopping the container so its restart policy takes over');
-    await supervisor.shutdown();
+  if (eventName.startsWith('TICK')) return supervision.tick();
+  const name = /processname:(\S+)/.exec(payload)?.[1];
+  if (eventName === 'PROCESS_STATE_STOPPING' && name === 'redis' && !redisStopping) {
+    // In the background: the event must be acknowledged for supervisord to go on.
+    redisStopping = onRedisStopping()
+      .catch((err: Error) => log.warn({ err: err.message }, 'stopping Redis gracefully failed'))
+      .finally(() => (redisStopping = undefined));
   }
+  if (eventName === 'PROCESS_STATE_FATAL') log.error({ program: name }, 'program is FATAL (it could not be kept running): the listener starts it again with a back-off');
 }
 
 let buffer = Buffer.alloc(0);
@@ -77,6 +90,9 @@ process.stdin.on('data', (chunk: Buffer) => {
   buffer = Buffer.concat([buffer, chunk]);
   void drain();
 });
+// supervisord stops its listener last, with SIGTERM: an ordinary stop, nothing to report.
+process.on('SIGTERM', () => process.exit(0));
+process.stdin.on('end', () => process.exit(0));
 
 async function drain(): Promise<void> {
   if (busy) return;
@@ -94,14 +110,19 @@ async function drain(): Promise<void> {
       try {
         await handle(eventName, payload);
       } catch (err) {
-        log.error({ err: (err as Error).message, eventName }, 'event handling failed');
+        // supervisord shutting down (it refuses calls, then its socket goes) is ordinary: skip quietly.
+        const stopping = shuttingDown(err as Error) || (await supervisor.state().then((s) => s !== 'RUNNING', () => true));
+        if (stopping) log.debug({ err: (err as Error).message, eventName }, 'supervisord is stopping: event skipped');
+        else log.warn({ err: (err as Error).message, eventName }, 'event handling failed');
       }
       process.stdout.write('RESULT 2\nOK');
-      ready();
+      void readStopWait();
+ready();
     }
   } finally {
     busy = false;
   }
 }
 
+void readStopWait();
 ready();

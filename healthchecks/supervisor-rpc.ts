@@ -95,9 +95,13 @@ export function createSupervisorClient(socketPath: string, timeoutMs = 5000) {
   return {
     call,
     allProcessInfo: async () => (await call('supervisor.getAllProcessInfo')) as unknown as ProcessInfo[],
+    processInfo: async (name: string) => (await call('supervisor.getProcessInfo', name)) as unknown as ProcessInfo,
+    /** RUNNING, or SHUTDOWN / RESTARTING while supervisord stops everything. */
+    state: async () => ((await call('supervisor.getState')) as { statename: string }).statename,
+    allConfigInfo: async () => (await call('supervisor.getAllConfigInfo')) as unknown as { name: string; stopwaitsecs: number }[],
     signal: (name: string, signal: string) => call('supervisor.signalProcess', name, signal),
     stop: (name: string) => call('supervisor.stopProcess', name, true),
-    start: (name: string) => call('supervisor.startProcess', name, true),
+    start: (name: string, wait = true) => call('supervisor.startProcess', name, wait),
     shutdown: () => call('supervisor.shutdown'),
   };
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Start order follows readiness: wait until every named AIO program answers its health probe
-# (healthchecks/probes.ts), then exec the command. Gives up after TAPSTACK_START_TIMEOUT_SECONDS
-# (exit 1: supervisord retries, and a program that never starts ends FATAL).
+# Start order follows readiness: wait until every named AIO program serves (healthchecks/probes.ts;
+# one polling process, healthchecks/check.js --wait), then exec the command. Gives up after
+# TAPSTACK_START_TIMEOUT_SECONDS (exit 1: supervisord retries, and a program that never starts ends
+# FATAL). SIGTERM while waiting ends the wait at once (exit 143).
 #   wait-for.sh redis api -- node dist/services/api/main.js
 set -eu
 home=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,14 +17,12 @@ if [ "${1:-}" != "--" ] || [ $# -lt 2 ]; then
 fi
 shift
 timeout=${TAPSTACK_START_TIMEOUT_SECONDS:-60}
-started=$(date +%s)
 # shellcheck disable=SC2086 # $deps is a list of words on purpose
-until node "$home/dist/healthchecks/check.js" $deps 2>/dev/null; do
-  if [ $(( $(date +%s) - started )) -ge "$timeout" ]; then
-    echo "wait-for:$deps not healthy after ${timeout}s:" >&2
-    node "$home/dist/healthchecks/check.js" $deps || true
-    exit 1
-  fi
-  sleep 0.5
-done
+node "$home/dist/healthchecks/check.js" --wait "$timeout" $deps &
+waiter=$!
+trap 'kill "$waiter" 2>/dev/null; exit 143' TERM INT
+status=0
+wait "$waiter" || status=$?
+trap - TERM INT
+[ "$status" -eq 0 ] || exit 1
 exec "$@"

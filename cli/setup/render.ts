@@ -103,6 +103,10 @@ export function renderRedisConf(config: Config, password: string, redisDir: stri
     'appendonly yes',
     'appendfsync everysec',
     'save 900 1 300 100 60 10000',
+    // The AOF is the durable record; a failed RDB snapshot (a full disk) must not refuse writes
+    // until the next snapshot succeeds minutes later. A failed AOF write still refuses them
+    // (MISCONF), and Redis takes them again the moment its AOF can be written.
+    'stop-writes-on-bgsave-error no',
     '# Bets are reserved in Redis: refuse writes when full rather than evict state.',
     'maxmemory 512mb',
     'maxmemory-policy noeviction',

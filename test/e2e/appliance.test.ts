@@ -204,8 +204,11 @@ test.serial('kill -9 of any app process: supervisord restarts it and it is ready
 
 test.serial('a frozen process (SIGSTOP) is restarted by the health listener', async (t) => {
   const pid = Number((await supervisorctl('pid', 'quoter')).trim());
-  // The listener gives a program 15 s after its (re)start before its probes count.
-  await new Promise((r) => setTimeout(r, 16_000));
+  // The listener probes a program's liveness once it has seen it ready (run/health.json says so).
+  await waitFor(() => {
+    const h = JSON.parse(fs.readFileSync(path.join(root, 'run', 'health.json'), 'utf8')).programs.quoter;
+    return h.pid === pid && h.readyAfterSeconds !== undefined;
+  }, 'the health listener to see the quoter ready', 60_000, 250);
   process.kill(pid, 'SIGSTOP');
   const restarted = await waitFor(async () => {
     const now = Number((await supervisorctl('pid', 'quoter')).trim());
@@ -213,6 +216,19 @@ test.serial('a frozen process (SIGSTOP) is restarted by the health listener', as
   }, 'the frozen quoter replaced', 60_000, 500);
   t.not(restarted, pid);
   t.regex(output(), /program unhealthy: restarting it/);
+});
+
+test.serial('an ordinary stop: every program and Redis end cleanly, the health listener logs no error', async (t) => {
+  const pid = appliance?.pid as number;
+  const exited = new Promise<number | null>((r) => appliance?.once('exit', (code) => r(code)));
+  process.kill(pid, 'SIGTERM');
+  t.is(await exited, 0);
+  const log = output();
+  // supervisord's words when a stop outlasts stopwaitsecs (the kill -9 test above is another matter).
+  t.notRegex(log, /killing '[a-z]+' \(\d+\) with SIGKILL/);
+  t.regex(log, /stopped: redis \(exit status 0\)/);
+  const listenerProblems = log.split('\n').filter((l) => l.includes('"service":"health-listener"') && /"level":(50|60)/.test(l));
+  t.deepEqual(listenerProblems, []);
 });
 
 test('the entrypoint refuses a missing or marker-less data directory with the documented messages', async (t) => {

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import test from 'ava';
 import type { BrowserContext, Page } from 'playwright-core';
-import { startAppliance, type Appliance } from '../helpers/appliance.js';
+import { startAppliance, type Appliance } from '../helpers/web-appliance.js';
 import { injectWallet, launchChromium, newPage, type PageProblems, type TestWallet } from '../helpers/browser.js';
 import { waitFor } from '../helpers/ports.js';
 import { initialJsGzip, percentile } from '../helpers/web-figures.js';

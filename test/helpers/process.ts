@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { cleanProcessEnv } from './env.js';
+import { track } from './reaper-client.js';
 
 export interface Proc {
   child: ChildProcess;
@@ -16,6 +17,8 @@ export function startProcess(script: string, env: Record<string, string>): Proc 
     env: { ...cleanProcessEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Dies with the test run even if the test process is killed before it can stop it.
+  track(child.pid);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, waitFor } from './ports.js';
+import { track } from './reaper-client.js';
 
 export interface TestRedis {
   port: number;
@@ -44,6 +45,8 @@ export async function startRedis(opts: { persistent?: boolean } = {}): Promise<T
     );
     const c = child;
     c.on('error', () => undefined);
+    // Dies with the test run even if the test process is killed before it can stop it.
+    track(c.pid);
     await waitFor(async () => {
       if (c.exitCode !== null) throw new Error(`redis-server exited with ${c.exitCode}`);
       const r = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
