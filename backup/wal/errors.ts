@@ -29,12 +29,15 @@ export class WalError extends Error {
   readonly code: WalErrorCode;
   /** CLI exit status, as BackupError: 2 = the operator must change something, 1 = failed. */
   readonly exitCode: number;
+  /** Machine-readable facts for `--json` (e.g. the gap a restore stopped at). */
+  readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: WalErrorCode, message: string, options?: { cause?: unknown; exitCode?: number }) {
+  constructor(code: WalErrorCode, message: string, options?: { cause?: unknown; exitCode?: number; details?: Record<string, unknown> }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'WalError';
     this.code = code;
     this.exitCode = options?.exitCode ?? 1;
+    this.details = options?.details;
   }
 }
 
