@@ -19,9 +19,9 @@ const json = wantsJson(process.argv.slice(2));
 const ctx = createContext(process.env);
 const program = new Command('tapstack')
   .description('Tapstack admin CLI. Reads the same TAPSTACK_* settings as the services.')
-  .showHelpAfterError('(run with --help for usage)')
-  // With --json the parse error is reported once, as JSON on stdout (below), not as text.
-  .configureOutput({ outputError: (str, write) => void (json ? undefined : write(str)) })
+  // A parse error is reported once, below, like every other error (with --json: as JSON on
+  // stdout, and nothing on stderr, not even the help a bare `tapstack account` prints).
+  .configureOutput({ outputError: () => undefined, ...(json ? { writeErr: () => undefined } : {}) })
   .exitOverride();
 registerAccount(program, ctx);
 registerLedger(program, ctx);
@@ -35,13 +35,12 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    // --help exits 0; a parse error (text mode) already printed its message.
+    // --help exits 0; anything else commander refuses is bad usage (exit 2).
     if (err.exitCode === 0) process.exitCode = EXIT.ok;
-    else if (json) {
-      const message = err.code === 'commander.help' ? 'a command is required: run with --help for the list' : err.message.replace(/^error: /, '');
-      process.exitCode = reportError(new CliError(message, usageCode(err.code), EXIT.usage), true);
+    else {
+      const message = err.code === 'commander.help' ? 'a command is required' : err.message.replace(/^error: /, '');
+      process.exitCode = reportError(new CliError(`${message}${json ? '' : ' (run with --help for usage)'}`, usageCode(err.code), EXIT.usage), json);
     }
-    else process.exitCode = EXIT.usage;
   } else {
     process.exitCode = reportError(err, json);
   }

@@ -5,8 +5,10 @@
  *   in-gap            the requested time falls where changes were lost (a discontinuity between
  *                     two generations); the message names the restorable points on both sides
  *   no-backups        the target holds no complete WAL generation
- *   missing-segment   a segment the restore needs is absent (a hole in the index sequence)
+ *   missing-segment   a segment the restore needs is absent (a hole in the index sequence);
+ *                     thrown after replaying what precedes it, `details.shortfall` says where
  *   corrupt-segment   a segment failed decryption, its checksum, or the WAL checksum chain
+ *                     (as missing-segment when found during a restore)
  *   corrupt-base      the base snapshot failed decryption or its size/SHA-256
  *   integrity         the restored database failed `PRAGMA integrity_check`
  *   wrong-key         no identity/passphrase given can decrypt the objects

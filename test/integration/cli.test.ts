@@ -107,7 +107,7 @@ test('bad operator input is a usage error that changes nothing', async (t) => {
     t.regex(r.stderr, message, args.join(' '));
   }
   const reserved = await runCli(['account', 'credit', alice, '1', '--ref', 'bet:1:stake'], env);
-  t.is(reserved.code, 1);
+  t.is(reserved.code, 2);
   t.regex(reserved.stderr, /reserved for the system \[invalid-ref\]/);
   const rows = await runCli(['ledger', 'query', '--json'], env);
   t.deepEqual(rows.json, []);
@@ -163,4 +163,141 @@ test('a bad configuration is refused listing every bad variable', async (t) => {
   t.is(r.code, 78);
   t.regex(r.stderr, /TAPSTACK_HTTP_PORT/);
   t.regex(r.stderr, /TAPSTACK_CURRENCY_DECIMALS/);
+});
+
+/**
+ * Every command's error paths, table-driven (README "Admin CLI"): the exit status (0 ok, 1 the
+ * operation failed, 2 bad usage or input, 78 invalid configuration; setup's own 10-15), the
+ * stable code, and the two renderings: text (`tapstack: error: ... [code]` on stderr, nothing on
+ * stdout) and `--json` (exactly one `{"ok":false,"error":{code,message,exitCode}}` document on
+ * stdout, nothing on stderr).
+ */
+interface ErrorCase {
+  args: string[];
+  exit: number;
+  code: string;
+  /** The code with --json, when adding the flag changes the error (a command without --json). */
+  jsonCode?: string;
+  env?: Record<string, string>;
+}
+
+/** `--json` before the first option (so it is never taken as an option's value), else last. */
+const withJson = (args: string[]) => {
+  const i = args.findIndex((a) => a.startsWith('-'));
+  return i === -1 ? [...args, '--json'] : [...args.slice(0, i), '--json', ...args.slice(i)];
+};
+
+async function fixture() {
+  const { dir, env } = setup();
+  t0(await runCli(['migrate'], env));
+  t0(await runCli(['account', 'credit', alice, '25.50', '--ref', 'deposit-1'], env));
+  const fs = await import('node:fs');
+  const target = path.join(dir, 'target');
+  fs.mkdirSync(target);
+  const configFile = path.join(dir, 'backup.json');
+  fs.writeFileSync(configFile, JSON.stringify({ targets: [{ type: 'local', name: 'usb', path: target }] }));
+  const badConfig = path.join(dir, 'bad-backup.json');
+  fs.writeFileSync(badConfig, JSON.stringify({ targets: [{ type: 'ftp', name: 'f' }] }));
+  const exists = path.join(dir, 'exists.key');
+  fs.writeFileSync(exists, 'x');
+  const keygen = await runCli(['backup', 'keygen', '--json'], env);
+  const keyFile = path.join(dir, 'id.key');
+  fs.writeFileSync(keyFile, `${keygen.json.identity}\n`, { mode: 0o600 });
+  const backupEnv = { ...env, TAPSTACK_BACKUP_CONFIG_FILE: configFile, TAPSTACK_BACKUP_RECIPIENTS: keygen.json.recipient };
+  return { dir, env, backupEnv, badConfig, exists, keyFile };
+}
+
+function t0(r: { code: number; stderr: string }) {
+  if (r.code !== 0) throw new Error(`fixture step failed (${r.code}): ${r.stderr}`);
+}
+
+async function expectErrors(t: import('ava').ExecutionContext, env: Record<string, string>, cases: ErrorCase[]) {
+  for (const c of cases) {
+    const e = { ...env, ...c.env };
+    const what = `${c.args.join(' ')} (${c.code})`;
+    const text = await runCli(c.args, e);
+    t.is(text.code, c.exit, `${what}: ${text.stderr}`);
+    t.regex(text.stderr, new RegExp(`^tapstack: error: [^]*\\[${c.code}\\]\n$`, 'm'), what);
+    t.is(text.stdout, '', `${what}: nothing on stdout`);
+    const json = await runCli(withJson(c.args), e);
+    t.is(json.code, c.exit, `${what} --json: ${json.stdout}${json.stderr}`);
+    t.is(json.stderr, '', `${what} --json: nothing on stderr`);
+    t.deepEqual(json.json && Object.keys(json.json), ['ok', 'error'], `${what} --json: one document: ${json.stdout}`);
+    t.like(json.json, { ok: false, error: { code: c.jsonCode ?? c.code, exitCode: c.exit } }, what);
+    t.true(typeof json.json?.error.message === 'string' && json.json.error.message.length > 0, what);
+  }
+}
+
+test('error paths: usage errors of the command line itself exit 2', async (t) => {
+  const { env } = setup();
+  await expectErrors(t, env, [
+    { args: ['frobnicate'], exit: 2, code: 'unknown-command' },
+    { args: ['migrate', '--bogus'], exit: 2, code: 'unknown-option' },
+    { args: [], exit: 2, code: 'usage', jsonCode: 'unknown-option' },
+    { args: ['account'], exit: 2, code: 'usage', jsonCode: 'unknown-option' },
+    { args: ['account', 'credit', alice, '1'], exit: 2, code: 'missing-option' },
+    { args: ['account', 'credit', alice, '--ref', 'x'], exit: 2, code: 'missing-argument' },
+    { args: ['account', 'show', alice, 'extra'], exit: 2, code: 'excess-arguments' },
+    { args: ['ledger', 'query', '--limit'], exit: 2, code: 'missing-option-value' },
+  ]);
+});
+
+test('error paths: configuration (78), missing database (1), setup refusals (10-15)', async (t) => {
+  const { dir, env } = setup();
+  await expectErrors(t, env, [
+    { args: ['config', 'check'], exit: 78, code: 'invalid-config', env: { TAPSTACK_HTTP_PORT: 'x' } },
+    { args: ['integrity', 'check'], exit: 78, code: 'invalid-config', env: { TAPSTACK_CURRENCY_DECIMALS: '12' } },
+    { args: ['integrity', 'check'], exit: 1, code: 'no-database' },
+    { args: ['migrate', '--status'], exit: 1, code: 'no-database' },
+    { args: ['ledger', 'query'], exit: 1, code: 'no-database' },
+    { args: ['account', 'show', alice], exit: 1, code: 'no-database' },
+    { args: ['setup'], exit: 10, code: 'data-dir-missing', env: { TAPSTACK_DATA_DIR: path.join(dir, 'missing') } },
+  ]);
+});
+
+test('error paths: account and ledger input is exit 2, refused operations exit 1', async (t) => {
+  const { env } = await fixture();
+  await expectErrors(t, env, [
+    { args: ['account', 'credit', '0x1234', '1', '--ref', 'a'], exit: 2, code: 'invalid-argument' },
+    { args: ['account', 'credit', '0xAB5801a7D398351b8bE11C439e05C5B3259aeC9B', '1', '--ref', 'a'], exit: 2, code: 'invalid-argument' },
+    { args: ['account', 'credit', alice, '1.234', '--ref', 'a'], exit: 2, code: 'invalid-argument' },
+    { args: ['account', 'credit', alice, '0', '--ref', 'a'], exit: 2, code: 'invalid-amount' },
+    { args: ['account', 'credit', alice, '1', '--ref', 'bet:1:stake'], exit: 2, code: 'invalid-ref' },
+    { args: ['account', 'credit', alice, '1', '--ref', 'has space'], exit: 2, code: 'invalid-ref' },
+    { args: ['account', 'debit', alice, '1', '--ref', 'sys:x'], exit: 2, code: 'invalid-ref' },
+    { args: ['account', 'credit', alice, '30', '--ref', 'deposit-1'], exit: 1, code: 'ref-conflict' },
+    { args: ['account', 'debit', alice, '30', '--ref', 'wd-1'], exit: 1, code: 'insufficient-funds' },
+    { args: ['account', 'debit', '0x71c7656ec7ab88b098defb751b7401b5f6d8976f', '1', '--ref', 'wd-2'], exit: 1, code: 'unknown-account' },
+    { args: ['account', 'show', 'nobody'], exit: 2, code: 'invalid-argument' },
+    { args: ['account', 'show', '0x71c7656ec7ab88b098defb751b7401b5f6d8976f'], exit: 1, code: 'unknown-account' },
+    { args: ['ledger', 'query', '--since', 'yesterday-ish'], exit: 2, code: 'invalid-argument' },
+    { args: ['ledger', 'query', '--limit', '0'], exit: 2, code: 'invalid-argument' },
+    { args: ['ledger', 'query', '--after-seq', 'x'], exit: 2, code: 'invalid-argument' },
+    { args: ['ledger', 'query', '--address', '0xzz'], exit: 2, code: 'invalid-argument' },
+    { args: ['ledger', 'query', '--kind', 'bonus'], exit: 2, code: 'invalid-argument' },
+    { args: ['integrity', 'check', '--max-problems', 'none'], exit: 2, code: 'invalid-argument' },
+  ]);
+  // Nothing above changed the ledger.
+  const rows = await runCli(['ledger', 'query', '--json'], env);
+  t.deepEqual(rows.json.map((r: { ref: string }) => r.ref), ['deposit-1']);
+});
+
+test('error paths: backup commands (78 configuration, 2 flags and keys, 1 failed operations)', async (t) => {
+  const { dir, env, backupEnv, badConfig, exists, keyFile } = await fixture();
+  await expectErrors(t, backupEnv, [
+    { args: ['backup', 'create'], exit: 78, code: 'no-targets', env: { TAPSTACK_BACKUP_CONFIG_FILE: path.join(dir, 'none.json') } },
+    { args: ['backup', 'list', '--config', badConfig], exit: 78, code: 'invalid-backup-config' },
+    { args: ['backup', 'create'], exit: 78, code: 'no-recipients', env: { TAPSTACK_BACKUP_RECIPIENTS: '' } },
+    { args: ['backup', 'create', '--kind', 'weekly'], exit: 2, code: 'invalid-argument' },
+    { args: ['backup', 'create', '--wait', 'soon'], exit: 2, code: 'invalid-argument' },
+    { args: ['backup', 'create', '--target', 'nope'], exit: 2, code: 'unknown-target' },
+    { args: ['backup', 'verify'], exit: 2, code: 'no-identity' },
+    { args: ['backup', 'verify', '--identity', path.join(dir, 'no-such.key')], exit: 2, code: 'identity-unreadable' },
+    { args: ['backup', 'verify', '--identity', exists], exit: 2, code: 'bad-identity' },
+    { args: ['backup', 'restore', '--at', 'yesterday-ish', '--identity', keyFile], exit: 2, code: 'invalid-argument' },
+    { args: ['backup', 'restore', '--identity', keyFile], exit: 1, code: 'no-backup' },
+    { args: ['backup', 'restore', '--backup', 'nope', '--identity', keyFile], exit: 1, code: 'unknown-backup' },
+    { args: ['backup', 'keygen', '--out', exists], exit: 2, code: 'keygen-out' },
+  ]);
+  t.truthy(env);
 });
