@@ -29,6 +29,8 @@ export interface OpenLoopConfig {
   /** Accepted bet ids, one a line (the bench checks every one of them is in SQLite). */
   idsFile: string;
   resultFile: string;
+  /** Send `Idempotency-Key: <run>-<i>` with each tap. */
+  idempotencyKeys?: boolean;
 }
 
 export interface OpenLoopResult {
@@ -95,13 +97,15 @@ async function main(): Promise<void> {
   const { hostname, port } = new URL(cfg.apiUrl);
   const headers = cfg.players.map((p) => ({ 'content-type': 'application/json', authorization: `Bearer ${p.token}` }));
   let inFlight = 0;
+  const runTag = `soak${Date.now().toString(36)}`;
 
   const send = (i: number) => {
     lag[i] = performance.now() - (due[i] as number);
     const c = cfg.cells[i % cfg.cells.length] as { row: number; col: number };
     const body = `{"quoteId":"${cfg.quoteId}","row":${c.row},"col":${c.col},"stake":${cfg.stake}}`;
     inFlight += 1;
-    const req = http.request({ agent, hostname, port, method: 'POST', path: '/api/bets', headers: { ...headers[i % headers.length], 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const key = cfg.idempotencyKeys ? { 'idempotency-key': `${runTag}-${i}` } : {};
+    const req = http.request({ agent, hostname, port, method: 'POST', path: '/api/bets', headers: { ...headers[i % headers.length], ...key, 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));

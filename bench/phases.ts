@@ -31,6 +31,8 @@ export interface BenchOptions {
   /** Run the API and the writer under --cpu-prof and summarise the saturated window (BENCH_PROFILE=1). */
   profile: boolean;
   keep: boolean;
+  /** Send an Idempotency-Key with every open-loop tap (as clients should; bench:soak does). */
+  idempotencyKeys?: boolean;
 }
 
 /** Minimum stake (0.10): the bench measures throughput, not balances. */
@@ -210,6 +212,7 @@ export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: s
     seconds: opts.durationS,
     connections: opts.openConnections,
     idsFile: path.join(dir, 'open-loop-ids.txt'),
+    idempotencyKeys: opts.idempotencyKeys ?? false,
     resultFile: path.join(dir, 'open-loop-result.json'),
   };
   const cfgFile = path.join(dir, 'open-loop.json');

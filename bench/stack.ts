@@ -72,6 +72,8 @@ export interface StackOptions {
   runSeconds: number;
   /** An empty directory for the database, Redis files and profiles. */
   dataDir: string;
+  /** Keep the appliance's Redis `maxmemory` (bench:soak) instead of lifting it. */
+  applianceMaxmemory?: boolean;
 }
 
 /**
@@ -79,10 +81,10 @@ export interface StackOptions {
  * RDB snapshots, noeviction), except `maxmemory`: the bench reports bytes per bet instead of
  * running into the appliance's cap (see bench/README.md).
  */
-async function startRedis(config: Config, dir: string): Promise<{ child: Child; password: string }> {
+async function startRedis(config: Config, dir: string, applianceMaxmemory = false): Promise<{ child: Child; password: string }> {
   const password = randomBytes(16).toString('hex');
   const confFile = path.join(dir, 'redis.conf');
-  fs.writeFileSync(confFile, `${renderRedisConf(config, password, dir)}maxmemory 0\n`, { mode: 0o600 });
+  fs.writeFileSync(confFile, `${renderRedisConf(config, password, dir)}${applianceMaxmemory ? '' : 'maxmemory 0\n'}`, { mode: 0o600 });
   const port = Number(new URL(config.redis.url).port);
   const child = start('redis', 'redis-server', [confFile], cleanEnv());
   await waitFor(async () => {
@@ -115,7 +117,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   const redisDir = path.join(dataDir, 'redis');
   fs.mkdirSync(redisDir);
-  const redisServer = await startRedis(loadConfig(env), redisDir);
+  const redisServer = await startRedis(loadConfig(env), redisDir, opts.applianceMaxmemory);
   env.TAPSTACK_REDIS_PASSWORD = redisServer.password;
   const config = loadConfig(env);
 

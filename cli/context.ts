@@ -8,7 +8,10 @@ import { loadConfig, type Config } from '../services/shared/config.js';
 import { CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES, openDb, type Db } from '../services/shared/db/database.js';
 import { migrationStatus } from '../services/shared/db/migrate.js';
 import { AppError } from '../services/shared/errors.js';
-import { betKeys } from '../services/shared/betting/keys.js';
+import { commitMovementLocked } from '../services/shared/accounts.js';
+import { awaitMovement, enqueueMovement, movementError, type MoveRequest } from '../services/shared/betting/movements.js';
+import { findUser } from '../services/shared/repos/users.repo.js';
+import { takeAdminLock, tryWriterLock, writerLockFile } from '../services/shared/writer-lock.js';
 import { Redis } from 'ioredis';
 
 /** Exit codes: documented in README "Admin CLI". */
@@ -21,16 +24,32 @@ export class CliError extends Error {
   }
 }
 
+/** What an admin movement did, and who committed it. */
+export interface MovedMoney {
+  applied: boolean;
+  seq: number;
+  ref: string;
+  kind: string;
+  amount: number;
+  balanceAfter: number;
+  /** The account's balance right after the movement was committed. */
+  balance: number;
+  hash: string;
+  committedBy: 'writer' | 'cli';
+}
+
 export interface Context {
   config(): Config;
   /** The primary database; refuses a missing file or a schema that is not current. */
   db(opts?: { allowOutdated?: boolean; create?: boolean }): Db;
   operator: string;
   /**
-   * Drop the available-balance cache of an address after an admin movement, so the writer reloads
-   * it from SQLite on the next tap. Returns a warning when Redis cannot be reached.
+   * Move money that is not a bet. The writer commits it when it runs (the command waits for its
+   * answer, at most `timeoutMs`); when no writer runs, the CLI takes the writer's lock and commits
+   * it itself, so the two never commit at once and the cache cannot go stale behind the writer's
+   * back (the writer rebuilds it from SQLite when it starts).
    */
-  invalidateBalance(address: string): Promise<string | undefined>;
+  moveMoney(m: MoveRequest, opts: { timeoutMs: number }): Promise<MovedMoney>;
   close(): void;
 }
 
@@ -60,30 +79,65 @@ export function createContext(env: NodeJS.ProcessEnv): Context {
       return db;
     },
     operator: env.SUDO_USER ?? safeUser(),
-    async invalidateBalance(address) {
+    async moveMoney(m, { timeoutMs }) {
       const c = ctx.config();
-      const redis = new Redis(c.redis.url, {
-        password: c.redis.password || undefined,
-        keyPrefix: c.redis.prefix,
-        lazyConnect: true,
-        connectTimeout: 2000,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
+      const database = ctx.db();
+      // One admin command at a time; then a busy writer lock means a running writer.
+      const admin = await takeAdminLock(c.dataDir, { signal: AbortSignal.timeout(timeoutMs) }).catch(() => {
+        throw new CliError(`another admin command held ${c.dataDir}/admin.lock for longer than ${Math.round(timeoutMs / 1000)} s; nothing changed: try again`, 'busy');
       });
-      redis.on('error', () => undefined);
       try {
-        await redis.connect();
-        await redis.del(betKeys.balance(address));
-        return undefined;
-      } catch (err) {
-        return `the ledger is updated, but Redis (${c.redis.url}) could not be reached to refresh the tap balance cache (${(err as Error).message}); it is rebuilt when the writer restarts`;
+        return await moveWithAdminLock(c, database, m, timeoutMs);
       } finally {
-        redis.disconnect();
+        admin.release();
       }
     },
     close: () => db?.close(),
   };
   return ctx;
+}
+
+/** Commit it here under the writer's lock if no writer runs, else through the writer. */
+async function moveWithAdminLock(c: Config, database: Db, m: MoveRequest, timeoutMs: number): Promise<MovedMoney> {
+  const lock = tryWriterLock(c.dataDir);
+  if (lock) {
+    try {
+      const { entry, replayed } = commitMovementLocked(database, m, Date.now());
+      return { applied: !replayed, seq: entry.seq, ref: entry.ref, kind: entry.kind, amount: entry.amount, balanceAfter: entry.balanceAfter, balance: findUser(database, m.address)?.balance ?? 0, hash: entry.hash, committedBy: 'cli' };
+    } finally {
+      lock.release();
+    }
+  }
+  const redis = new Redis(c.redis.url, {
+    password: c.redis.password || undefined,
+    keyPrefix: c.redis.prefix,
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined);
+  let id: string;
+  try {
+    await redis.connect();
+    id = await enqueueMovement(redis, m, Date.now());
+  } catch (err) {
+    redis.disconnect();
+    throw new CliError(`the writer is running (it holds ${writerLockFile(c.dataDir)}) but Redis at ${c.redis.url} cannot be reached (${(err as Error).message}); nothing was queued: try again when Redis is back`, 'redis-unavailable');
+  }
+  try {
+    const r = await awaitMovement(redis, id, timeoutMs, 50);
+    if (!r) {
+      throw new CliError(
+        `queued (request ${id}), but the writer did not commit it within ${Math.round(timeoutMs / 1000)} s; it stays queued and is idempotent on its ref: run the same command again to see the outcome`,
+        'writer-timeout',
+      );
+    }
+    if (!r.ok) throw movementError(r);
+    return { applied: r.applied, seq: r.seq, ref: r.ref, kind: r.kind, amount: r.amount, balanceAfter: r.balanceAfter, balance: r.balance, hash: r.hash, committedBy: 'writer' };
+  } finally {
+    redis.disconnect();
+  }
 }
 
 function safeUser(): string {

@@ -1,6 +1,6 @@
 /** `tapstack account credit|debit|show`: manual money movements, idempotent on --ref. */
 import type { Command } from 'commander';
-import { adminMovement } from '../../services/shared/accounts.js';
+import { adminMovementRequest } from '../../services/shared/accounts.js';
 import { AppError } from '../../services/shared/errors.js';
 import { normaliseAddress } from '../../services/shared/address.js';
 import { formatAmount, parseAmount } from '../../services/shared/money.js';
@@ -10,6 +10,7 @@ import { printJson } from '../output.js';
 
 interface MoveOpts {
   ref: string;
+  timeout?: string;
   note?: string;
   json?: boolean;
 }
@@ -28,17 +29,26 @@ export function registerAccount(program: Command, ctx: Context): void {
       .requiredOption('--ref <external-ref>', 'your unique reference (payment id, ticket number): a repeat with the same ref is a no-op')
       .option('--note <text>', 'free text stored with the ledger row')
       .option('--json', 'print the result as JSON')
+      .option('--timeout <seconds>', 'how long to wait for the running writer to commit it', '10')
       .addHelpText('after', `\nAmount is in currency units with at most TAPSTACK_CURRENCY_DECIMALS decimals, e.g. 25 or 12.50.\nExample: tapstack account ${direction} 0xAb5801a7D398351b8bE11C439e05C5B3259aeC9B 25.00 --ref deposit-7731`)
       .action(async (addressArg: string, amountArg: string, opts: MoveOpts) => {
         const config = ctx.config();
         const address = usage(() => normaliseAddress(addressArg));
         const amount = usage(() => parseAmount(amountArg, config.currency.decimals));
         if (amount === 0) throw new CliError('amount must be greater than zero', 'invalid-amount', EXIT.usage);
-        const db = ctx.db();
-        const fmt = (n: number) => `${formatAmount(n, config.currency.decimals)} ${config.currency.code}`;
-        let result;
+        const timeoutSeconds = Number(opts.timeout ?? 10);
+        if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new CliError('--timeout must be a positive number of seconds', 'invalid-argument', EXIT.usage);
+        let request;
         try {
-          result = adminMovement(db, { address, direction, amount, ref: opts.ref, note: opts.note, operator: ctx.operator }, Date.now());
+          request = adminMovementRequest({ address, direction, amount, ref: opts.ref, note: opts.note, operator: ctx.operator });
+        } catch (err) {
+          if (err instanceof AppError) throw new CliError(err.message, err.code, EXIT.usage);
+          throw err;
+        }
+        const fmt = (n: number) => `${formatAmount(n, config.currency.decimals)} ${config.currency.code}`;
+        let moved;
+        try {
+          moved = await ctx.moveMoney(request, { timeoutMs: timeoutSeconds * 1000 });
         } catch (err) {
           if (err instanceof AppError && err.code === 'insufficient-funds') {
             const balance = Number(err.details?.balance ?? 0);
@@ -46,17 +56,13 @@ export function registerAccount(program: Command, ctx: Context): void {
           }
           throw err;
         }
-        const { entry, replayed } = result;
-        const balance = findUser(db, address)?.balance ?? 0;
-        const warning = replayed ? undefined : await ctx.invalidateBalance(address);
-        if (warning) process.stderr.write(`tapstack: warning: ${warning}\n`);
         if (opts.json) {
-          printJson({ applied: !replayed, seq: entry.seq, address, kind: entry.kind, amount: entry.amount, ref: entry.ref, balanceAfter: entry.balanceAfter, balance, hash: entry.hash, currency: config.currency });
+          printJson({ applied: moved.applied, seq: moved.seq, address, kind: moved.kind, amount: moved.amount, ref: moved.ref, balanceAfter: moved.balanceAfter, balance: moved.balance, hash: moved.hash, committedBy: moved.committedBy, currency: config.currency });
           return;
         }
         const verb = direction === 'credit' ? 'credited' : 'debited';
-        if (replayed) process.stdout.write(`already applied: ref ${entry.ref} is ledger row ${entry.seq}; nothing changed. Balance of ${address}: ${fmt(balance)}\n`);
-        else process.stdout.write(`${verb} ${fmt(amount)} ${direction === 'credit' ? 'to' : 'from'} ${address} (ref ${entry.ref}, ledger row ${entry.seq}). Balance: ${fmt(balance)}\n`);
+        if (!moved.applied) process.stdout.write(`already applied: ref ${moved.ref} is ledger row ${moved.seq}; nothing changed. Balance of ${address}: ${fmt(moved.balance)}\n`);
+        else process.stdout.write(`${verb} ${fmt(amount)} ${direction === 'credit' ? 'to' : 'from'} ${address} (ref ${moved.ref}, ledger row ${moved.seq}, committed by the ${moved.committedBy === 'writer' ? 'writer' : 'CLI: no writer was running'}). Balance: ${fmt(moved.balance)}\n`);
       });
   }
 

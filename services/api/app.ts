@@ -13,8 +13,10 @@ import { betRoutes } from './routes/bets.routes.js';
 import { createQuoteCache } from './quote-cache.js';
 import { createReserver } from '../shared/betting/reserve.js';
 import { meRoutes } from './routes/me.routes.js';
+import { createAdmission, type Admission } from './admission.js';
 
-export function createApp(input: ApiDeps): Koa {
+/** `admission`: wired by main.ts (stopped at shutdown); a test may leave it out (an unref'd sampler). */
+export function createApp(input: ApiDeps & { admission?: Admission }): Koa {
   // Every tap authenticates: keep sessions read from Redis for a second (logout evicts at once).
   const deps: ApiDeps = { ...input, sessions: withSessionCache(input.sessions, { ttlMs: 1000, max: 50_000 }) };
   const app = new Koa();
@@ -32,12 +34,14 @@ export function createApp(input: ApiDeps): Koa {
     ratePerSecond: betting.ratePerSecond,
     cellCap: betting.cellLiabilityCap,
     columnCap: betting.columnLiabilityCap,
+    idempotencyTtlSeconds: betting.idempotencyTtlSeconds,
   });
   const quotes = createQuoteCache(deps.redis);
+  const admission = input.admission ?? createAdmission(deps);
 
   app.use(errorsAndLogging(deps));
   app.use(jsonBody());
-  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter, reserver }), meRoutes({ ...deps, reserver }), marketRoutes(deps), betRoutes({ ...deps, reserver, quotes })]) {
+  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter, reserver }), meRoutes({ ...deps, reserver }), marketRoutes(deps), betRoutes({ ...deps, reserver, quotes, admission })]) {
     app.use(router.routes());
     // Not `throw: true`: the thrown error would lose the Allow header a 405 must carry;
     // errorsAndLogging turns the bodiless 405/501 into the error envelope instead.

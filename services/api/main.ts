@@ -6,6 +6,7 @@ import { createRedis } from '../shared/redis.js';
 import { bootConfig, openPrimaryDb } from '../shared/service.js';
 import { createSessionStore } from '../shared/sessions.js';
 import { createApp } from './app.js';
+import { createAdmission } from './admission.js';
 
 const { config, log } = bootConfig('api');
 const lifecycle = createLifecycle(log, config.shutdownTimeoutMs);
@@ -15,7 +16,8 @@ const db = openPrimaryDb(config, log);
 const redis = createRedis(config, log, 'api');
 const metrics = createMetrics('api');
 const sessions = createSessionStore(redis, config.session.ttlSeconds);
-const app = createApp({ config, log, db, redis, metrics, sessions, now: Date.now });
+const admission = createAdmission({ config, redis, log, metrics });
+const app = createApp({ config, log, db, redis, metrics, sessions, now: Date.now, admission });
 
 const server = createServer(app.callback());
 server.keepAliveTimeout = 65_000;
@@ -27,6 +29,7 @@ lifecycle.onShutdown('stop accepting', () => new Promise<void>((resolve) => {
   server.close(() => resolve());
   server.closeIdleConnections();
 }));
+lifecycle.onShutdown('stop admission sampling', () => admission.stop());
 lifecycle.onShutdown('close redis', () => redis.quit());
 lifecycle.onShutdown('checkpoint wal', () => db.checkpoint());
 lifecycle.onShutdown('close database', () => db.close());

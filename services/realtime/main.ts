@@ -3,7 +3,7 @@ import { channels } from '../shared/channels.js';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMetrics } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
-import { bootConfig } from '../shared/service.js';
+import { bootConfig, openPrimaryDb } from '../shared/service.js';
 import { createSessionStore } from '../shared/sessions.js';
 import { createRealtime } from './server.js';
 
@@ -15,7 +15,8 @@ const redis = createRedis(config, log, 'realtime');
 const subscriber = createRedis(config, log, 'realtime-sub');
 const metrics = createMetrics('realtime');
 const sessions = createSessionStore(redis, config.session.ttlSeconds);
-const realtime = createRealtime({ config, log, redis, subscriber, sessions, metrics, channels: channels(config.redis.prefix), now: Date.now });
+const db = openPrimaryDb(config, log, { readonly: true });
+const realtime = createRealtime({ config, log, redis, subscriber, sessions, metrics, channels: channels(config.redis.prefix), now: Date.now, db });
 realtime.http.listen(config.realtime.port, config.realtime.host, () => log.info({ address: realtime.http.address() }, 'realtime listening'));
 
 lifecycle.onShutdown('close sockets', () => realtime.close());
@@ -23,3 +24,4 @@ lifecycle.onShutdown('close redis', async () => {
   await subscriber.quit();
   await redis.quit();
 });
+lifecycle.onShutdown('close database', () => db.close());

@@ -22,6 +22,11 @@ import { CURRENT_QUOTE_KEY } from '../shared/market/quote-store.js';
 import { readBreaker } from '../shared/market/breaker-store.js';
 import { createTickStore } from '../shared/market/tick-store.js';
 import { handle } from './envelope.js';
+import type { PlayerEvent } from '../shared/betting/commands.js';
+import { pendingBet, publicBet } from '../shared/betting/public-bet.js';
+import { readPendingBets } from '../shared/betting/reserve.js';
+import type { Db } from '../shared/db/database.js';
+import { listBets } from '../shared/repos/bets.repo.js';
 
 export interface RealtimeDeps {
   config: Config;
@@ -32,7 +37,14 @@ export interface RealtimeDeps {
   metrics: Metrics;
   channels: Channels;
   now: () => number;
+  /** Read-only primary database: a reconnecting player's recent bets (bets:sync). */
+  db?: Db;
 }
+
+/** How many recently sent event ids a process remembers to drop repeats (a redelivered batch). */
+const SEEN_EVENTS = 20_000;
+/** Recent committed bets sent on (re)connect, so what happened while away is seen at once. */
+const SYNC_RECENT = 50;
 
 export const userRoom = (address: string) => `user:${address}`;
 
@@ -73,7 +85,17 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
     const address = socket.data.address as string | undefined;
     const kind = address ? 'signed-in' : 'anonymous';
     connected.inc({ kind });
-    if (address) void socket.join(userRoom(address));
+    if (address) {
+      void socket.join(userRoom(address));
+      // What happened while the player was away (bets placed whose answer was lost, confirmations
+      // and settlements sent while disconnected): their queued bets and recent committed ones.
+      void (async () => {
+        const pending = (await readPendingBets(deps.redis, address, 500)).map(pendingBet);
+        const recent = deps.db ? listBets(deps.db, address, { limit: SYNC_RECENT }).map(publicBet) : [];
+        socket.emit('bets:sync', { pending, recent });
+        emitted.inc({ event: 'bets:sync' });
+      })().catch((err: Error) => log.warn({ err: err.message }, 'bets:sync failed'));
+    }
     socket.on('disconnect', () => connected.dec({ kind }));
 
     handle(socket, log, 'whoami', z.object({}).strict(), () => ({ address: address ?? null }));
@@ -93,6 +115,7 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
     });
   });
 
+  const seen = new Set<string>();
   const onMessage = (channel: string, message: string) => {
     try {
       const data = JSON.parse(message) as Record<string, unknown>;
@@ -100,9 +123,16 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
       if (broadcast) {
         io.emit(broadcast, data);
         emitted.inc({ event: broadcast });
-      } else if (channel === deps.channels.userEvents && typeof data.address === 'string' && typeof data.event === 'string') {
-        io.to(userRoom(data.address)).emit(data.event, data.data);
-        emitted.inc({ event: data.event });
+      } else if (channel === deps.channels.userEvents) {
+        const e = data as unknown as PlayerEvent<Record<string, unknown>>;
+        if (typeof e.address !== 'string' || typeof e.event !== 'string' || typeof e.eventId !== 'string') throw new Error('not a player event');
+        // At-least-once upstream (a redelivered batch re-sends), exactly once to the player here;
+        // clients de-duplicate on eventId too (across realtime restarts).
+        if (seen.has(e.eventId)) return;
+        seen.add(e.eventId);
+        if (seen.size > SEEN_EVENTS) seen.delete(seen.values().next().value as string);
+        io.to(userRoom(e.address)).emit(e.event, { ...e.data, eventId: e.eventId });
+        emitted.inc({ event: e.event });
       }
     } catch (err) {
       log.warn({ channel, err: (err as Error).message }, 'dropped a malformed pub/sub message');

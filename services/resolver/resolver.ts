@@ -16,9 +16,11 @@
  *    feed says (a safety net against a breaker record from a skewed clock);
  * 3. ticks are read once per distinct window, [startMs − staleAfterMs, endMs]: the earliest price that
  *    can still prevail at startMs up to the last that counts (see decide.ts);
- * 4. one XADD per bet in one pipeline; each bet that was queued is remembered as in flight.
+ * 4. one XADD per bet in one pipeline (allow-oom: queue.ts); each bet that was queued is remembered
+ *    as in flight.
  */
-import { WRITER_STREAM, encodeCommand, type SettleCommand } from '../shared/betting/commands.js';
+import type { SettleCommand } from '../shared/betting/commands.js';
+import { createQueue } from '../shared/betting/queue.js';
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db/database.js';
 import type { Logger } from '../shared/logger.js';
@@ -72,6 +74,8 @@ export function createResolver(deps: ResolverDeps): Resolver {
   /** Bet id → time after which its verdict may be sent again. */
   const inFlight = new Map<string, number>();
   let lastRunAt: number | undefined;
+  // Settlements go on even while Redis is at its cap (taps are refused then): allow-oom enqueue.
+  const queue = createQueue(deps.redis);
 
   const finish = (now: number, result: RunResult): RunResult => {
     lastRunAt = now;
@@ -126,7 +130,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
     });
 
     const pipeline = deps.redis.pipeline();
-    for (const c of commands) pipeline.xadd(WRITER_STREAM, '*', 'c', encodeCommand(c));
+    for (const c of commands) queue.inPipeline(pipeline, c);
     const results = (await pipeline.exec()) ?? [];
     let decided = 0;
     let failed = 0;

@@ -9,7 +9,7 @@ export interface Channels {
   quotes: string;
   /** Breaker transitions: `{state, changedAt}`. */
   breaker: string;
-  /** Per-player events: `{address, event, data}` (bet confirmations, settlements). */
+  /** Per-player events: PlayerEvent (betting/commands.ts): bet confirmations, rejections, settlements. */
   userEvents: string;
 }
 

@@ -57,7 +57,10 @@ export interface Config {
     readonly ratePerSecond: number;
     readonly cellLiabilityCap: number;
     readonly columnLiabilityCap: number;
+    /** Idempotency-Key lifetime: quote lifetime + TAPSTACK_IDEMPOTENCY_RETRY_SECONDS. */
+    readonly idempotencyTtlSeconds: number;
   };
+  readonly admission: { readonly redisMemoryPercent: number; readonly writerBacklog: number };
   readonly writer: { readonly batchMax: number; readonly port: number };
   readonly resolver: { readonly host: string; readonly port: number; readonly intervalMs: number; readonly graceMs: number; readonly maxWaitMs: number };
   readonly workers: { readonly host: string; readonly ingestPort: number; readonly quoterPort: number };
@@ -222,7 +225,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
       ratePerSecond: r.betRatePerSecond,
       cellLiabilityCap: parseAmount(r.cellLiabilityCap, r.currencyDecimals),
       columnLiabilityCap: parseAmount(r.columnLiabilityCap, r.currencyDecimals),
+      idempotencyTtlSeconds: Math.ceil(r.quoteTtlMs / 1000) + r.idempotencyRetrySeconds,
     },
+    admission: { redisMemoryPercent: r.admissionRedisMemoryPercent, writerBacklog: r.admissionWriterBacklog },
     writer: { batchMax: r.writerBatchMax, port: r.writerPort },
     resolver: { host: r.workerHost, port: r.resolverPort, intervalMs: r.resolverIntervalMs, graceMs: r.resolverGraceMs, maxWaitMs: r.resolverMaxWaitMs },
     health: { failures: r.healthFailures, startTimeoutSeconds: r.startTimeoutSeconds },

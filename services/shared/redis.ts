@@ -37,3 +37,15 @@ export function isRedisUnavailable(err: unknown): boolean {
     /Connection is closed|Stream isn't writeable/.test(e?.message ?? '')
   );
 }
+
+/**
+ * Redis's own refusals (error replies that mean "not now", never "bad request"), as the coded
+ * 503 a client can act on; undefined for anything else. Each means the command did not run.
+ */
+export function redisRefusal(err: unknown): { code: 'capacity' | 'unavailable'; message: string; retryAfterSeconds: number } | undefined {
+  const m = (err as { message?: string } | undefined)?.message ?? '';
+  if (/^OOM /.test(m)) return { code: 'capacity', message: 'the appliance is at capacity: retry in a moment', retryAfterSeconds: 2 };
+  if (/^MISCONF /.test(m)) return { code: 'unavailable', message: 'storage cannot persist writes right now (disk full or failing): retry later', retryAfterSeconds: 5 };
+  if (/^(READONLY|LOADING|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN) /.test(m)) return { code: 'unavailable', message: 'temporarily unavailable: retry shortly', retryAfterSeconds: 2 };
+  return undefined;
+}

@@ -10,11 +10,14 @@ import { createRedis } from '../shared/redis.js';
 import { bootConfig, openPrimaryDb } from '../shared/service.js';
 import { createWriterMetrics } from './metrics.js';
 import { createWriter } from './writer.js';
+import { takeWriterLock } from '../shared/writer-lock.js';
 
 const { config, log } = bootConfig('writer');
 const lifecycle = createLifecycle(log, config.shutdownTimeoutMs);
 lifecycle.installSignalHandlers();
 
+// The one process that moves money: wait while an admin command commits a movement by itself.
+const lock = await takeWriterLock(config.dataDir, { onWait: () => log.warn('waiting for the writer lock (an admin command is committing a movement)') });
 const db = openPrimaryDb(config, log);
 const redis = createRedis(config, log, 'writer');
 const reader = createRedis(config, log, 'writer-reader');
@@ -51,3 +54,4 @@ lifecycle.onShutdown('close redis', async () => {
 });
 lifecycle.onShutdown('checkpoint wal', () => db.checkpoint());
 lifecycle.onShutdown('close database', () => db.close());
+lifecycle.onShutdown('release the writer lock', () => lock.release());

@@ -3,25 +3,45 @@
  * in SQLite during operation. It reads entries in batches (as many as are waiting, up to
  * batchMax; the read returns as soon as anything is there) and commits each batch in ONE SQLite
  * transaction: conditional debit + bet row + ledger row per bet, payout/refund ledger rows per
- * settlement. Processing is idempotent on the bet id and on the ledger ref, so a batch redelivered
- * after a crash changes nothing twice. Only after the commit does it update the Redis cache
- * (exactly once per effect), acknowledge the entries and tell the players.
+ * settlement, admin credits/debits and demo grants. Only after the commit does it update the
+ * Redis cache, acknowledge the entries and tell the players.
+ *
+ * Everything after the commit is derived from the committed rows, never from "was this new?":
+ * each row records the queue entry that committed it (bets.queue_id, bets.settled_by, the
+ * movement's meta.queue), so an entry that comes back after a crash re-applies its cache effect
+ * (exactly once: bookkeeping.ts) and re-sends its event (at least once; de-duplicated by eventId),
+ * while any other entry for the same bet or ref is a repeat that changes and sends nothing.
  */
 import type { Channels } from '../shared/channels.js';
 import type { Db } from '../shared/db/database.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis.js';
-import { decodeCommand, payoutOf, WRITER_GROUP, WRITER_STREAM, type BetCommand, type SettleCommand, type WriterCommand } from '../shared/betting/commands.js';
-import { reservationEffect, settlementEffect, type Bookkeeper, type Effect } from '../shared/betting/bookkeeping.js';
+import {
+  decodeCommand,
+  payoutOf,
+  playerEventId,
+  WRITER_GROUP,
+  WRITER_STREAM,
+  type BetCommand,
+  type MoveCommand,
+  type MoveResult,
+  type PlayerEvent,
+  type SettleCommand,
+  type WriterCommand,
+} from '../shared/betting/commands.js';
+import { movementEffect, reservationEffect, settlementEffect, type Bookkeeper, type Effect } from '../shared/betting/bookkeeping.js';
 import { betKeys } from '../shared/betting/keys.js';
-import { betExists, getBet, insertBet, settleBet, type BetRow } from '../shared/repos/bets.repo.js';
+import { publicBet, type PublicBet } from '../shared/betting/public-bet.js';
+import { getBet, insertBet, settleBet, type BetRow } from '../shared/repos/bets.repo.js';
 import { postMovement } from '../shared/repos/ledger.repo.js';
-import { findUser } from '../shared/repos/users.repo.js';
+import { allBalances, ensureUser, findUser } from '../shared/repos/users.repo.js';
 import type { WriterMetrics } from './metrics.js';
 
 export const CONSUMER = 'writer';
-const DEAD_LETTERS = 'writer:dead';
+export const DEAD_LETTERS = 'writer:dead';
+/** How long a movement's answer waits for its requester (the CLI) to pick it up. */
+const MOVE_RESULT_TTL_SECONDS = 600;
 
 /** Stream ids are `<ms>-<seq>`: compare them as numbers, part by part. */
 function streamIdBefore(a: string, b: string): boolean {
@@ -29,6 +49,17 @@ function streamIdBefore(a: string, b: string): boolean {
   const [bm = 0, bs = 0] = b.split('-').map(Number);
   return am < bm || (am === bm && as < bs);
 }
+
+// Post-commit writes that add to Redis run with allow-oom: the writer must always be able to
+// record dead letters and answer movements, even while Redis is at its cap (the API refuses taps
+// then; what the writer does shrinks Redis overall).
+const POST_RESULT = `#!lua flags=allow-oom
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1`;
+const DEAD_LETTER = `#!lua flags=allow-oom
+redis.call('XADD', KEYS[1], '*', 'from', ARGV[1], 'c', ARGV[2])
+return 1`;
 
 export interface WriterDeps {
   db: Db;
@@ -44,23 +75,41 @@ export interface WriterDeps {
   now: () => number;
 }
 
-type Entry = [id: string, fields: string[]];
-interface PlayerEvent {
-  address: string;
-  event: 'bet:confirmed' | 'bet:rejected' | 'bet:settled';
-  data: unknown;
-}
+type Entry = [id: string, fields: string[] | null];
+type Script = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
 
 export function createWriter(deps: WriterDeps) {
   const log = deps.log.child({ module: 'writer' });
+  deps.redis.defineCommand('tapstackPostResult', { lua: POST_RESULT });
+  deps.redis.defineCommand('tapstackDeadLetter', { lua: DEAD_LETTER });
+  const scripts = deps.redis as unknown as { tapstackPostResult: Script; tapstackDeadLetter: Script };
   let running = false;
   let loop: Promise<void> | undefined;
   let lastLoopAt = 0;
 
-  /** One bet: idempotent on its id. Returns the row as committed (new or from an earlier run). */
-  const commitBet = (c: BetCommand, now: number): { row: BetRow; fresh: boolean } => {
-    if (betExists(deps.db, c.id)) return { row: getBet(deps.db, c.id) as BetRow, fresh: false };
-    const base = { id: c.id, address: c.address, quoteId: c.quoteId, lowCents: c.lowCents, highCents: c.highCents, startMs: c.startMs, endMs: c.endMs, stake: c.stake, multiplierCents: c.multiplierCents, placedAt: c.placedAt, committedAt: now };
+  const event = (row: BetRow, name: PlayerEvent['event']): PlayerEvent<PublicBet> => ({
+    address: row.address,
+    event: name,
+    eventId: playerEventId(row.id, row.state),
+    data: publicBet(row),
+  });
+
+  /** One bet, committed by entry `at` (idempotent on the bet id). */
+  const commitBet = (c: BetCommand, at: string, now: number, out: Outcome) => {
+    const existing = getBet(deps.db, c.id);
+    if (existing) {
+      if (existing.queueId !== null && existing.queueId !== at) {
+        // A second reservation of a committed bet (the reservation script re-sent after a lost
+        // reply, once the pending record was retired): return what it reserved, tell no one.
+        out.effects.push(reservationEffect(existing, at, true));
+        deps.metrics.bets.inc({ outcome: 'duplicate' });
+        return;
+      }
+      // This entry committed it before (redelivered after a crash): re-derive effect and event.
+      out.effects.push(reservationEffect(existing, at));
+      out.events.push(event(existing, existing.state === 'rejected' ? 'bet:rejected' : 'bet:confirmed'));
+      return;
+    }
     let state: BetRow['state'] = 'open';
     let reason: string | null = null;
     try {
@@ -72,28 +121,77 @@ export function createWriter(deps: WriterDeps) {
       state = 'rejected';
       reason = err.code;
     }
-    insertBet(deps.db, { ...base, state, payout: 0, reason });
-    return { row: getBet(deps.db, c.id) as BetRow, fresh: true };
+    const row = insertBet(deps.db, {
+      id: c.id,
+      address: c.address,
+      quoteId: c.quoteId,
+      lowCents: c.lowCents,
+      highCents: c.highCents,
+      startMs: c.startMs,
+      endMs: c.endMs,
+      stake: c.stake,
+      multiplierCents: c.multiplierCents,
+      placedAt: c.placedAt,
+      committedAt: now,
+      state,
+      payout: 0,
+      reason,
+      queueId: at,
+    });
+    deps.metrics.bets.inc({ outcome: state === 'rejected' ? 'rejected' : 'committed' });
+    out.effects.push(reservationEffect(row, at));
+    out.events.push(event(row, state === 'rejected' ? 'bet:rejected' : 'bet:confirmed'));
   };
 
-  /** One settlement: only an open bet is settled; a repeat returns the bet as it stands. */
-  const commitSettlement = (c: SettleCommand, now: number): BetRow | undefined => {
+  /** One settlement: only an open bet is settled; only the entry that settled it re-sends it. */
+  const commitSettlement = (c: SettleCommand, at: string, now: number, out: Outcome) => {
     const bet = getBet(deps.db, c.id);
     if (!bet) {
       log.error({ betId: c.id }, 'settlement for an unknown bet ignored');
-      return undefined;
+      return;
     }
-    if (bet.state !== 'open') return bet;
-    const payout = c.outcome === 'won' ? payoutOf(bet.stake, bet.multiplierCents) : c.outcome === 'void' ? bet.stake : 0;
-    settleBet(deps.db, c.id, { state: c.outcome, payout, reason: c.reason, at: now });
-    if (payout > 0) {
-      const kind = c.outcome === 'won' ? 'bet-payout' : 'bet-refund';
-      postMovement(deps.db, { address: bet.address, kind, amount: payout, ref: `bet:${c.id}:${c.outcome === 'won' ? 'payout' : 'refund'}`, meta: { reason: c.reason } }, now);
+    let row: BetRow | undefined;
+    if (bet.state === 'open') {
+      const payout = c.outcome === 'won' ? payoutOf(bet.stake, bet.multiplierCents) : c.outcome === 'void' ? bet.stake : 0;
+      row = settleBet(deps.db, c.id, { state: c.outcome, payout, reason: c.reason, at: now, by: at });
+      if (row && payout > 0) {
+        const kind = c.outcome === 'won' ? 'bet-payout' : 'bet-refund';
+        postMovement(deps.db, { address: bet.address, kind, amount: payout, ref: `bet:${c.id}:${c.outcome === 'won' ? 'payout' : 'refund'}`, meta: { reason: c.reason } }, now);
+      }
+    } else if (bet.settledBy === at) {
+      row = bet; // redelivered: re-derive
     }
-    return getBet(deps.db, c.id);
+    const effect = row && settlementEffect(row, at);
+    if (row && effect) {
+      out.effects.push(effect);
+      out.events.push(event(row, 'bet:settled'));
+    }
   };
 
-  const publicBet = (b: BetRow) => ({ id: b.id, state: b.state, stake: b.stake, multiplierCents: b.multiplierCents, payout: b.payout, reason: b.reason, lowCents: b.lowCents, highCents: b.highCents, startMs: b.startMs, endMs: b.endMs, placedAt: b.placedAt, committedAt: b.committedAt, settledAt: b.settledAt });
+  /** An admin credit/debit or a demo grant, idempotent on its ref. */
+  const commitMove = (c: MoveCommand, at: string, now: number, out: Outcome) => {
+    try {
+      if (c.createAccount) ensureUser(deps.db, c.address, now);
+      const { entry, replayed } = postMovement(deps.db, { address: c.address, kind: c.kind, amount: c.amount, ref: c.ref, meta: { ...(c.meta ?? {}), queue: at } }, now);
+      const byThisEntry = !replayed || (entry.meta !== null && (JSON.parse(entry.meta) as { queue?: string }).queue === at);
+      if (byThisEntry) out.effects.push(movementEffect(c.address, c.amount, at));
+      const balance = findUser(deps.db, c.address)?.balance ?? 0;
+      out.results.push({
+        id: c.id,
+        result: { ok: true, applied: !replayed, seq: entry.seq, address: entry.address, kind: entry.kind, amount: entry.amount, ref: entry.ref, balanceAfter: entry.balanceAfter, balance, hash: entry.hash, createdAt: entry.createdAt },
+      });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      out.results.push({ id: c.id, result: { ok: false, code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+    }
+  };
+
+  interface Outcome {
+    effects: Effect[];
+    events: PlayerEvent<PublicBet>[];
+    results: { id: string; result: MoveResult }[];
+    loads: string[];
+  }
 
   async function processBatch(entries: Entry[]): Promise<void> {
     if (entries.length === 0) return;
@@ -103,8 +201,7 @@ export function createWriter(deps: WriterDeps) {
       try {
         // A pending entry whose data is gone from the stream is read back as [id, null].
         if (!fields) throw new Error('entry data missing');
-        const raw = fields[fields.indexOf('c') + 1];
-        commands.push({ id, cmd: decodeCommand(raw ?? '') });
+        commands.push({ id, cmd: decodeCommand(fields[fields.indexOf('c') + 1] ?? '') });
       } catch {
         dead.push([id, fields]);
       }
@@ -112,56 +209,46 @@ export function createWriter(deps: WriterDeps) {
 
     const now = deps.now();
     const started = performance.now();
-    const effects: Effect[] = [];
-    const events: PlayerEvent[] = [];
-    const loads: string[] = [];
+    const out: Outcome = { effects: [], events: [], results: [], loads: [] };
     let bets = 0;
     deps.db.write(() => {
-      for (const { cmd } of commands) {
+      for (const { id, cmd } of commands) {
         if (cmd.t === 'bet') {
           bets += 1;
-          const { row, fresh } = commitBet(cmd, now);
-          effects.push(reservationEffect(row));
-          if (fresh) {
-            deps.metrics.bets.inc({ outcome: row.state === 'rejected' ? 'rejected' : 'committed' });
-            events.push({ address: row.address, event: row.state === 'rejected' ? 'bet:rejected' : 'bet:confirmed', data: publicBet(row) });
-          }
-        } else if (cmd.t === 'settle') {
-          const row = commitSettlement(cmd, now);
-          const effect = row && settlementEffect(row);
-          if (row && effect) {
-            effects.push(effect);
-            events.push({ address: row.address, event: 'bet:settled', data: publicBet(row) });
-          }
-        } else if (cmd.t === 'load') {
-          loads.push(cmd.address);
-        }
+          commitBet(cmd, id, now, out);
+        } else if (cmd.t === 'settle') commitSettlement(cmd, id, now, out);
+        else if (cmd.t === 'move') commitMove(cmd, id, now, out);
+        else if (cmd.t === 'load') out.loads.push(cmd.address);
       }
     });
     deps.metrics.commitSeconds.observe((performance.now() - started) / 1000);
     deps.metrics.batchSize.observe(entries.length);
 
-    // After the commit: cache effects (exactly once each), balance loads, ack, tell the players.
-    await deps.bookkeeper.apply(effects);
-    for (const address of new Set(loads)) {
+    // After the commit: cache effects (exactly once each), balance loads, answers, ack, events.
+    await deps.bookkeeper.apply(out.effects);
+    for (const address of new Set(out.loads)) {
       await deps.bookkeeper.load(address, findUser(deps.db, address)?.balance ?? 0, false);
     }
+    for (const [id, fields] of dead) await scripts.tapstackDeadLetter.call(deps.redis, 1, DEAD_LETTERS, id, fields ? JSON.stringify(fields) : 'missing');
+    for (const r of out.results) await scripts.tapstackPostResult.call(deps.redis, 1, betKeys.moveResult(r.id), JSON.stringify(r.result), MOVE_RESULT_TTL_SECONDS);
     const pipe = deps.redis.pipeline();
-    for (const [id, fields] of dead) pipe.xadd(DEAD_LETTERS, '*', 'from', id, ...(fields ?? ['missing', '1']));
     pipe.xack(WRITER_STREAM, WRITER_GROUP, ...entries.map(([id]) => id));
-    for (const e of events) pipe.publish(deps.channels.userEvents, JSON.stringify(e));
+    for (const e of out.events) pipe.publish(deps.channels.userEvents, JSON.stringify(e));
     pipe.xpending(WRITER_STREAM, WRITER_GROUP);
-    const results = await pipe.exec();
+    const results = (await pipe.exec()) ?? [];
+    const [ackErr] = results[0] ?? [new Error('no reply to XACK')];
+    // Not acknowledged: the entries come back and everything above is re-derived (idempotent).
+    if (ackErr) throw ackErr;
     // Drop what is done from the stream: everything before the newest acked id, but never an entry
     // still pending (delivered by a read whose reply was lost): its data is needed to process it.
-    const [summaryErr, summary] = results?.at(-1) ?? [new Error('no reply')];
+    const [summaryErr, summary] = results.at(-1) ?? [new Error('no reply')];
     if (!summaryErr) {
       const [count, oldestPending] = summary as [number, string | null];
       const newest = (entries.at(-1) as Entry)[0];
       const before = Number(count) > 0 && oldestPending && streamIdBefore(oldestPending, newest) ? oldestPending : newest;
       await deps.redis.xtrim(WRITER_STREAM, 'MINID', '~', before);
     }
-    if (dead.length) log.error({ count: dead.length }, 'unreadable queue entries moved to writer:dead');
+    if (dead.length) log.error({ count: dead.length }, `unreadable queue entries moved to ${DEAD_LETTERS}`);
     if (bets) deps.metrics.lastCommit.set(Date.now() / 1000);
   }
 
@@ -188,12 +275,9 @@ export function createWriter(deps: WriterDeps) {
         await processBatch(pending);
       }
       // Rebuild every balance cache: SQLite balance − stakes still queued (atomic per address).
-      let accounts = 0;
-      for (const u of deps.db.raw.prepare('SELECT address, balance FROM users').iterate() as IterableIterator<{ address: string; balance: number }>) {
-        await deps.bookkeeper.load(u.address, u.balance, true);
-        accounts += 1;
-      }
-      return { redelivered, accounts };
+      const balances = allBalances(deps.db);
+      for (const u of balances) await deps.bookkeeper.load(u.address, u.balance, true);
+      return { redelivered, accounts: balances.length };
     },
     start(): void {
       running = true;
@@ -208,11 +292,10 @@ export function createWriter(deps: WriterDeps) {
             const pending = await read('0', false);
             const entries = pending.length ? pending : await read('>', true);
             await processBatch(entries);
-            const depth = await deps.redis.xlen(WRITER_STREAM);
-            deps.metrics.queueDepth.set(depth);
-            await deps.redis.set(betKeys.writerHeartbeat, String(Date.now()), 'PX', 30_000);
+            deps.metrics.queueDepth.set(await deps.redis.xlen(WRITER_STREAM));
           } catch (err) {
-            // SQLite failures and Redis outages alike: nothing was acked, so it is all retried.
+            // SQLite failures (a full disk) and Redis outages alike: nothing was acked, so it is
+            // all retried; the loop keeps its probe fresh meanwhile.
             log.error({ err: (err as Error).message }, 'batch failed; retrying');
             await new Promise((r) => setTimeout(r, 200));
           }

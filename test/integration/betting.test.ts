@@ -40,8 +40,11 @@ test.before(async () => {
   redis = await startRedis();
   api = await startApi(redis, EXTRA);
   await closeBreaker(api.redis, api.config);
-  const env = testEnv({ dataDir: api.dataDir, redis, extra: { ...EXTRA, TAPSTACK_REDIS_PREFIX: api.config.redis.prefix, TAPSTACK_WRITER_PORT: String(await freePort()), TAPSTACK_LOG_LEVEL: 'warn' } });
+  const writerPort = await freePort();
+  const env = testEnv({ dataDir: api.dataDir, redis, extra: { ...EXTRA, TAPSTACK_REDIS_PREFIX: api.config.redis.prefix, TAPSTACK_WRITER_PORT: String(writerPort), TAPSTACK_LOG_LEVEL: 'warn' } });
   writer = startProcess('services/writer/main.js', env);
+  // Taps need the writer (it fills the balance cache): wait until it is ready, however busy the machine.
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${writerPort}/readyz`)).status === 200, 'writer ready', 60_000);
   sub = createRedis(api.config, createLogger({ service: 't', level: 'silent' }), 'sub');
   sub.on('message', (_c: string, m: string) => events.push(JSON.parse(m)));
   await sub.subscribe(`${api.config.redis.prefix}user-events`);

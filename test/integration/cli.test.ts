@@ -107,7 +107,7 @@ test('bad operator input is a usage error that changes nothing', async (t) => {
     t.regex(r.stderr, message, args.join(' '));
   }
   const reserved = await runCli(['account', 'credit', alice, '1', '--ref', 'bet:1:stake'], env);
-  t.is(reserved.code, 2);
+  t.is(reserved.code, 2, 'a reserved ref is bad input');
   t.regex(reserved.stderr, /reserved for the system \[invalid-ref\]/);
   const rows = await runCli(['ledger', 'query', '--json'], env);
   t.deepEqual(rows.json, []);

@@ -214,7 +214,7 @@ test.serial('a reply lost in a Redis restart neither doubles a reservation nor s
   });
   const [alice, bob] = rig.players as [(typeof rig.players)[number], (typeof rig.players)[number]];
 
-  const reserver = createReserver(rig.client, { staleAfterMs: config.breaker.staleAfterMs, recoveryMs: config.breaker.recoveryMs, ratePerSecond: config.betting.ratePerSecond, cellCap: config.betting.cellLiabilityCap, columnCap: config.betting.columnLiabilityCap });
+  const reserver = createReserver(rig.client, { staleAfterMs: config.breaker.staleAfterMs, recoveryMs: config.breaker.recoveryMs, ratePerSecond: config.betting.ratePerSecond, cellCap: config.betting.cellLiabilityCap, columnCap: config.betting.columnLiabilityCap, idempotencyTtlSeconds: config.betting.idempotencyTtlSeconds });
   const twice = bet(alice.address, 100);
   t.like(await reserver.reserve(twice, { now: Date.now() }), { kind: 'ok', betId: twice.id, available: 4_900 });
   t.like(await reserver.reserve(twice, { now: Date.now() }), { kind: 'ok', betId: twice.id, available: 4_900 }, 'the re-sent script reserves nothing');

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { adminMovement, onSignIn } from '../../services/shared/accounts.js';
+import { adminMovement, commitMovementLocked, demoGrantRequest, onSignIn } from '../../services/shared/accounts.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
 import { ledgerRowHash } from '../../services/shared/ledger-hash.js';
 import { ledgerHead, postMovement, queryLedger } from '../../services/shared/repos/ledger.repo.js';
@@ -134,17 +134,23 @@ test('integrity check finds a balance changed without a ledger row', (t) => {
   t.like(r.problems[0], { type: 'balance-mismatch', address: BOB, expected: 500, actual: 501 });
 });
 
-test('demo grant is one ledger row, granted only when the account is created', (t) => {
+test('sign-in creates the account and says a demo grant is due until the writer committed one', (t) => {
   const { db } = freshDb();
   const first = onSignIn(db, ALICE, { enabled: true, grant: 5_000 }, 1);
-  const second = onSignIn(db, ALICE, { enabled: true, grant: 5_000 }, 2);
   t.true(first.created);
-  t.is(first.granted, 5_000);
+  t.true(first.grantDue);
+  t.is(findUser(db, ALICE)?.balance, 0, 'sign-in itself moves no money');
+  // The writer commits the grant (here: the locked path, as the writer would).
+  commitMovementLocked(db, demoGrantRequest(ALICE, 5_000), 2);
+  const again = commitMovementLocked(db, demoGrantRequest(ALICE, 5_000), 3);
+  t.true(again.replayed, 'the ref demo:<address> grants once');
+  const second = onSignIn(db, ALICE, { enabled: true, grant: 5_000 }, 4);
   t.false(second.created);
-  t.is(second.granted, 0);
+  t.false(second.grantDue);
   t.is(findUser(db, ALICE)?.balance, 5_000);
   t.deepEqual(queryLedger(db, { address: ALICE, limit: 10 }).map((r) => [r.kind, r.ref]), [['demo-grant', `demo:${ALICE}`]]);
-  const off = onSignIn(db, BOB, { enabled: false, grant: 5_000 }, 3);
+  const off = onSignIn(db, BOB, { enabled: false, grant: 5_000 }, 5);
+  t.false(off.grantDue);
   t.is(off.user.balance, 0);
 });
 

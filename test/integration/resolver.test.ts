@@ -54,7 +54,7 @@ function setup(extra: Record<string, string> = {}) {
 let seq = 0;
 function bet(db: Parameters<typeof insertBet>[0], b: Pick<BetRow, 'lowCents' | 'highCents' | 'startMs' | 'endMs'> & Partial<BetRow>): string {
   const id = b.id ?? `b${++seq}`;
-  insertBet(db, { id, address: ALICE, quoteId: 'q1', stake: 100, multiplierCents: 250, state: 'open', payout: 0, reason: null, placedAt: b.startMs - 6000, committedAt: b.startMs - 5900, ...b });
+  insertBet(db, { id, address: ALICE, quoteId: 'q1', stake: 100, multiplierCents: 250, state: 'open', payout: 0, reason: null, placedAt: b.startMs - 6000, committedAt: b.startMs - 5900, queueId: null, ...b });
   return id;
 }
 
@@ -103,7 +103,7 @@ test('decides ended bets by the settlement rule, queues one command each, and do
 
   // The writer applies three; the command for `heldAtGap` was lost. After the in-flight expiry it is
   // sent again, and w3 (now past its grace) is decided.
-  for (const [id, state] of [[touched, 'won'], [missed, 'lost'], [gap, 'void']] as const) settleBet(s.db, id, { state, payout: 0, reason: 'test', at: s.clock.now });
+  for (const [id, state] of [[touched, 'won'], [missed, 'lost'], [gap, 'void']] as const) settleBet(s.db, id, { state, payout: 0, reason: 'test', at: s.clock.now, by: '0-1' });
   s.clock.now += 10_500;
   t.deepEqual(await s.resolver.runOnce(), { decided: 2, waiting: 0 });
   const second = (await queued(s.client)).slice(4);
@@ -142,7 +142,7 @@ test('while the feed is fresh it waits for a tick after the window end; a stale 
   t.deepEqual(await s.resolver.runOnce(), { decided: 1, waiting: 0 });
 
   // A breaker record claiming a fresh feed while no tick ever comes: decided after the max wait.
-  for (const [id, state] of [[waits, 'lost'], [gapped, 'void']] as const) settleBet(s.db, id, { state, payout: 0, reason: 'test', at: s.clock.now });
+  for (const [id, state] of [[waits, 'lost'], [gapped, 'void']] as const) settleBet(s.db, id, { state, payout: 0, reason: 'test', at: s.clock.now, by: '0-1' });
   const stuck = bet(s.db, { ...BAND, startMs: T0 + 25_000, endMs: T0 + 30_000 });
   s.clock.now = T0 + 49_000;
   await alive(s.clock.now);

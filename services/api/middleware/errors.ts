@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import { AppError } from '../../shared/errors.js';
-import { isRedisUnavailable } from '../../shared/redis.js';
+import { isRedisUnavailable, redisRefusal } from '../../shared/redis.js';
 import type { ApiDeps } from '../deps.js';
 
 export function errorsAndLogging(deps: Pick<ApiDeps, 'log' | 'metrics'>): Koa.Middleware {
@@ -45,6 +45,12 @@ function unanswered(ctx: Koa.Context): AppError {
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (isRedisUnavailable(err)) return new AppError(503, 'unavailable', 'temporarily unavailable; retry shortly', { retryAfterSeconds: 2 });
+  const refused = redisRefusal(err);
+  if (refused) return new AppError(503, refused.code, refused.message, { retryAfterSeconds: refused.retryAfterSeconds });
+  const sqlite = (err as { code?: string }).code;
+  if (sqlite === 'SQLITE_FULL' || sqlite === 'SQLITE_BUSY' || sqlite === 'SQLITE_IOERR' || sqlite?.startsWith('SQLITE_IOERR_')) {
+    return new AppError(503, sqlite === 'SQLITE_FULL' ? 'disk-low' : 'unavailable', 'storage is busy or full: retry later', { retryAfterSeconds: 5 });
+  }
   const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string; type?: string };
   const status = e.status ?? e.statusCode;
   // Errors raised by Koa and the body parser (http-errors) carry a 4xx status.

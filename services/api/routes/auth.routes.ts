@@ -2,7 +2,8 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { z } from 'zod';
-import { onSignIn } from '../../shared/accounts.js';
+import { demoGrantRequest, onSignIn } from '../../shared/accounts.js';
+import { awaitMovement, enqueueMovement } from '../../shared/betting/movements.js';
 import { AppError, forbidden } from '../../shared/errors.js';
 import type { Reserver } from '../../shared/betting/reserve.js';
 import type { ApiDeps } from '../deps.js';
@@ -16,6 +17,8 @@ const VerifyBody = z.object({
   message: z.string().min(1).max(4096),
   signature: z.string().min(1).max(200),
 });
+
+const DEMO_GRANT_WAIT_MS = 3000;
 
 export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLimiter; reserver: Reserver }): Router {
   const { config, metrics } = deps;
@@ -40,7 +43,18 @@ export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLi
         body.signature,
       );
       const now = deps.now();
-      const { user, created, granted } = onSignIn(deps.db, address, config.demo, now);
+      const { user, created, grantDue } = onSignIn(deps.db, address, config.demo, now);
+      let balance = user.balance;
+      let granted = 0;
+      if (grantDue) {
+        // The writer commits the grant (it alone moves money); wait briefly so the first screen
+        // shows it. A slow writer only delays it: the grant stays queued (idempotent on its ref).
+        const result = await awaitMovement(deps.redis, await enqueueMovement(deps.redis, demoGrantRequest(address, config.demo.grant), now), DEMO_GRANT_WAIT_MS).catch(() => undefined);
+        if (result?.ok) {
+          balance = result.balance;
+          if (result.applied) granted = result.amount;
+        }
+      }
       if (granted) metrics.ledgerMovements.inc({ kind: 'demo-grant' });
       const token = await deps.sessions.create(address, now);
       // Warm the available-balance cache so the first tap does not wait for it.
@@ -51,7 +65,7 @@ export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLi
       ctx.set('Cache-Control', 'no-store');
       ctx.body = {
         address,
-        balance: user.balance,
+        balance,
         currency: config.currency,
         token,
         expiresInSeconds: config.session.ttlSeconds,

@@ -7,12 +7,14 @@ import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import { Counter } from 'prom-client';
 import { z } from 'zod';
-import { payoutOf, type BetCommand } from '../../shared/betting/commands.js';
+import { decodeCommand, payoutOf, type BetCommand } from '../../shared/betting/commands.js';
 import { betKeys } from '../../shared/betting/keys.js';
 import type { Reserver, ReserveResult } from '../../shared/betting/reserve.js';
-import { isRedisUnavailable } from '../../shared/redis.js';
+import { isRedisUnavailable, redisRefusal } from '../../shared/redis.js';
 import { AppError, badRequest, conflict, notFound, tooMany } from '../../shared/errors.js';
-import { getBet, listBets, type BetRow } from '../../shared/repos/bets.repo.js';
+import { getBet, listBets } from '../../shared/repos/bets.repo.js';
+import { pendingBet, publicBet } from '../../shared/betting/public-bet.js';
+import type { Admission } from '../admission.js';
 import type { ApiDeps } from '../deps.js';
 import { validBody } from '../middleware/body.js';
 import { requireSession, type Authed } from '../middleware/session.js';
@@ -30,41 +32,7 @@ const BALANCE_WAIT_MS = 750;
 /** A sortable, unguessable id: time in base36 then 64 random bits. */
 const newBetId = (now: number) => `b${now.toString(36)}${randomBytes(8).toString('hex')}`;
 
-const view = (b: BetRow) => ({
-  id: b.id,
-  state: b.state,
-  quoteId: b.quoteId,
-  lowCents: b.lowCents,
-  highCents: b.highCents,
-  startMs: b.startMs,
-  endMs: b.endMs,
-  stake: b.stake,
-  multiplierCents: b.multiplierCents,
-  payout: b.payout,
-  reason: b.reason,
-  placedAt: b.placedAt,
-  committedAt: b.committedAt,
-  settledAt: b.settledAt,
-});
-
-const pendingView = (c: BetCommand) => ({
-  id: c.id,
-  state: 'pending' as const,
-  quoteId: c.quoteId,
-  lowCents: c.lowCents,
-  highCents: c.highCents,
-  startMs: c.startMs,
-  endMs: c.endMs,
-  stake: c.stake,
-  multiplierCents: c.multiplierCents,
-  payout: 0,
-  reason: null,
-  placedAt: c.placedAt,
-  committedAt: null,
-  settledAt: null,
-});
-
-export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnType<typeof createQuoteCache> }): Router {
+export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnType<typeof createQuoteCache>; admission: Admission }): Router {
   const { config } = deps;
   const router = new Router({ prefix: '/api' });
   const placed = new Counter({ name: 'tapstack_bets_placed_total', help: 'Bet placements by outcome (accepted or the refusal code)', labelNames: ['outcome'], registers: [deps.metrics.registry] });
@@ -72,10 +40,13 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
   /** The bet as the player may see it: committed (SQLite) or still queued (Redis); never another's. */
   const findBet = async (id: string, address: string) => {
     const row = getBet(deps.db, id);
-    if (row) return row.address === address ? view(row) : undefined;
+    if (row) return row.address === address ? publicBet(row) : undefined;
     const raw = /^b[0-9a-z]+$/.test(id) ? await deps.redis.get(betKeys.pendingBet(id)) : null;
-    const cmd = raw ? (JSON.parse(raw) as BetCommand) : undefined;
-    return cmd && cmd.address === address ? pendingView(cmd) : undefined;
+    const cmd = raw ? decodeCommand(raw) : undefined;
+    if (cmd?.t === 'bet' && cmd.address === address) return pendingBet(cmd);
+    // Committed between the two reads (the writer commits, then retires the pending record).
+    const committed = raw ? getBet(deps.db, id) : undefined;
+    return committed && committed.address === address ? publicBet(committed) : undefined;
   };
 
   /**
@@ -86,6 +57,9 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
     try {
       return await deps.reserver.reserve(bet, { now, idempotencyKey });
     } catch (err) {
+      // Redis refused the script (memory cap, cannot persist, loading...): it did not run.
+      const refused = redisRefusal(err);
+      if (refused) throw new AppError(503, refused.code, `${refused.message}; the bet was not placed`, { retryAfterSeconds: refused.retryAfterSeconds });
       if (!isRedisUnavailable(err)) throw err;
       for (let attempt = 0; attempt < 4; attempt += 1) {
         await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
@@ -95,6 +69,11 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
       }
       throw new AppError(503, 'outcome-unknown', 'the bet may or may not have been placed: check GET /api/bets/<betId> before tapping again', { betId: bet.id, retryAfterSeconds: 2 });
     }
+  };
+
+  const replayOf = async (address: string, key: string) => {
+    const betId = await deps.redis.get(betKeys.idempotency(address, key));
+    return betId ? findBet(betId, address) : undefined;
   };
 
   router.post('/bets', requireSession(deps), async (ctx) => {
@@ -112,14 +91,33 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
       }
       const now = deps.now();
       const cached = await deps.quotes.get(body.quoteId);
-      if (!cached) throw conflict('quote-unknown', 'unknown quote: fetch the current grid');
-      const { quote } = cached;
-      if (now > quote.expiresAt) throw conflict('quote-expired', 'the quote expired: use the current grid', { expiresAt: quote.expiresAt });
+      const quoteProblem = (): AppError | undefined => {
+        if (!cached) return conflict('quote-unknown', 'unknown quote: fetch the current grid');
+        if (now > cached.quote.expiresAt) return conflict('quote-expired', 'the quote expired: use the current grid', { expiresAt: cached.quote.expiresAt });
+        const c = cached.cells.get(`${body.row}:${body.col}`);
+        if (c && c.startMs - now < config.grid.lockSeconds * 1000) return conflict('cell-locked', 'this window starts too soon to tap');
+        return undefined;
+      };
+      const problem = quoteProblem();
+      if (problem) {
+        // A retry of a tap that was placed (its answer lost) may come after its quote expired or
+        // its window locked: it must get the original answer, not a refusal.
+        const original = idempotencyKey ? await replayOf(address, idempotencyKey) : undefined;
+        if (original) {
+          placed.inc({ outcome: 'replayed' });
+          ctx.status = 202;
+          ctx.set('Idempotent-Replayed', 'true');
+          ctx.body = { bet: original };
+          return;
+        }
+        throw problem;
+      }
+      const { quote } = cached as NonNullable<typeof cached>;
       if (quote.halted) throw new AppError(503, 'breaker-open', 'trading is halted: the price feed is stale', { retryAfterSeconds: 5 });
-      const cell = cached.cells.get(`${body.row}:${body.col}`);
+      const cell = (cached as NonNullable<typeof cached>).cells.get(`${body.row}:${body.col}`);
       if (!cell) throw badRequest('cell-unknown', `the quote has no cell at row ${body.row}, column ${body.col}`);
       if (cell.disabled) throw conflict('cell-disabled', `this cell is not offered (${cell.reason ?? 'disabled'})`);
-      if (cell.startMs - now < config.grid.lockSeconds * 1000) throw conflict('cell-locked', 'this window starts too soon to tap');
+      deps.admission.check();
 
       const bet: BetCommand = {
         t: 'bet',
@@ -147,7 +145,7 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
         case 'ok':
           placed.inc({ outcome: 'accepted' });
           ctx.status = 202;
-          ctx.body = { bet: pendingView(bet), ...(Number.isNaN(result.available) ? {} : { available: result.available }) };
+          ctx.body = { bet: pendingBet(bet), ...(Number.isNaN(result.available) ? {} : { available: result.available }) };
           return;
         case 'replay': {
           const original = await findBet(result.betId, address);
@@ -175,13 +173,20 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
     ctx.body = { bet };
   });
 
-  router.get('/me/bets', requireSession(deps), (ctx) => {
+  router.get('/me/bets', requireSession(deps), async (ctx) => {
     const { session } = ctx.state.auth as Authed;
+    if (ctx.query.state !== undefined) {
+      if (ctx.query.state !== 'pending') throw badRequest('invalid-query', 'state must be "pending" (queued bets); omit it for committed bets');
+      // Accepted (202) but not committed yet: also the bets whose answer a client never got.
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { bets: (await deps.reserver.pendingBets(session.address, 500)).map(pendingBet) };
+      return;
+    }
     const limit = Math.min(200, Math.max(1, Number(ctx.query.limit ?? 50) || 50));
     const before = ctx.query.before === undefined ? undefined : Number(ctx.query.before);
     if (before !== undefined && !Number.isSafeInteger(before)) throw badRequest('invalid-query', 'before must be a time in ms');
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { bets: listBets(deps.db, session.address, { limit, ...(before !== undefined ? { before } : {}) }).map(view) };
+    ctx.body = { bets: listBets(deps.db, session.address, { limit, ...(before !== undefined ? { before } : {}) }).map(publicBet) };
   });
   return router;
 }

@@ -1,17 +1,24 @@
 /**
- * The writer's side of the available-balance cache. After each SQLite commit, every effect on
- * the cache (reservation resolved, payout, refund, liability released) is applied exactly once,
- * guarded by a marker per effect (`applied:<ref>`): a writer killed between commit and ack
- * re-applies nothing when the entries are redelivered.
+ * The writer's side of the available-balance cache. After each SQLite commit, every effect on the
+ * cache (reservation resolved, payout, refund, admin movement, liability released) is applied
+ * exactly once. Effects are tagged with the writer-queue entry (stream id) that caused them and
+ * applied in queue order, so one watermark per account (`applied:<address>`, the newest entry
+ * applied) is enough: a redelivered entry at or below it changes nothing. Nothing is kept per
+ * bet: Redis memory does not grow with the number of bets.
+ *
+ * The scripts run with `allow-oom`: they shrink Redis (they retire pending records) or change
+ * fixed-size counters, and the writer must always be able to acknowledge what it committed, even
+ * while the API refuses taps because Redis is at its memory cap.
  */
 import type { Redis } from '../redis.js';
 import type { BetRow } from '../repos/bets.repo.js';
 import { payoutOf } from './commands.js';
 import { betKeys } from './keys.js';
 
-/** One change to the cache, derived from a bet row's committed state. */
+/** One change to the cache, derived from a committed row. */
 export interface Effect {
-  ref: string;
+  /** The writer-queue entry (stream id `<ms>-<seq>`) that caused it. */
+  at: string;
   address: string;
   /** Change of the available balance (applied only if the cache of that address is loaded). */
   balance: number;
@@ -21,55 +28,75 @@ export interface Effect {
   release: number;
   startMs: number;
   lowCents: number;
+  /** A bet whose pending record (`betp:`, `pendbets:`) is retired by this effect. */
+  retire?: string;
 }
 
-/** What committing a bet meant for the cache: the reservation resolved (and refunded if rejected). */
-export function reservationEffect(b: BetRow): Effect {
-  const base = { ref: `bet:${b.id}:reservation`, address: b.address, pending: -b.stake, startMs: b.startMs, lowCents: b.lowCents };
-  return b.state === 'rejected'
+/**
+ * What committing (or refusing) a reservation meant for the cache. `duplicate`: the entry is a
+ * second reservation of a bet committed by another entry (a reservation script re-sent after a
+ * lost reply): it is returned in full, like a rejection.
+ */
+export function reservationEffect(b: BetRow, at: string, duplicate = false): Effect {
+  const base = { at, address: b.address, pending: -b.stake, startMs: b.startMs, lowCents: b.lowCents, retire: b.id };
+  return b.state === 'rejected' || duplicate
     ? { ...base, balance: b.stake, release: payoutOf(b.stake, b.multiplierCents) }
     : { ...base, balance: 0, release: 0 };
 }
 
 /** What a settled bet means for the cache: payout or refund credited, caps released. */
-export function settlementEffect(b: BetRow): Effect | undefined {
+export function settlementEffect(b: BetRow, at: string): Effect | undefined {
   if (b.state !== 'won' && b.state !== 'lost' && b.state !== 'void') return undefined;
-  return {
-    ref: `bet:${b.id}:settlement`,
-    address: b.address,
-    balance: b.payout,
-    pending: 0,
-    release: payoutOf(b.stake, b.multiplierCents),
-    startMs: b.startMs,
-    lowCents: b.lowCents,
-  };
+  return { at, address: b.address, balance: b.payout, pending: 0, release: payoutOf(b.stake, b.multiplierCents), startMs: b.startMs, lowCents: b.lowCents };
 }
 
-const APPLY = `
+/** An admin credit/debit or a demo grant: the available balance moves with the book. */
+export function movementEffect(address: string, amount: number, at: string): Effect {
+  return { at, address, balance: amount, pending: 0, release: 0, startMs: 0, lowCents: 0 };
+}
+
+const KEYS_PER_EFFECT = 7;
+const ARGS_PER_EFFECT = 6;
+
+const APPLY = `#!lua flags=allow-oom
+local function before(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
 local applied = 0
-for i = 0, #KEYS / 5 - 1 do
-  local k = i * 5
-  local a = i * 4
-  if redis.call('SET', KEYS[k + 1], '1', 'NX', 'EX', ARGV[a + 4]) then
+for i = 0, #KEYS / ${KEYS_PER_EFFECT} - 1 do
+  local k = i * ${KEYS_PER_EFFECT}
+  local a = i * ${ARGS_PER_EFFECT}
+  local at = ARGV[a + 1]
+  local mark = redis.call('GET', KEYS[k + 1])
+  if not mark or before(mark, at) then
     applied = applied + 1
-    local dBal = tonumber(ARGV[a + 1])
+    redis.call('SET', KEYS[k + 1], at, 'EX', ARGV[a + 6])
+    local dBal = tonumber(ARGV[a + 2])
     if dBal ~= 0 and redis.call('EXISTS', KEYS[k + 2]) == 1 then redis.call('INCRBY', KEYS[k + 2], dBal) end
-    local dPend = tonumber(ARGV[a + 2])
+    local dPend = tonumber(ARGV[a + 3])
     if dPend ~= 0 then
       if redis.call('INCRBY', KEYS[k + 3], dPend) <= 0 then redis.call('DEL', KEYS[k + 3]) end
     end
-    local rel = tonumber(ARGV[a + 3])
+    local rel = tonumber(ARGV[a + 4])
     if rel ~= 0 then
       for j = 4, 5 do
         if redis.call('EXISTS', KEYS[k + j]) == 1 then redis.call('DECRBY', KEYS[k + j], rel) end
       end
     end
   end
+  -- Retiring a pending record is idempotent: done on every pass.
+  if ARGV[a + 5] ~= '' then
+    redis.call('DEL', KEYS[k + 6])
+    redis.call('ZREM', KEYS[k + 7], ARGV[a + 5])
+  end
 end
 return applied`;
 
 /** Fill (or with force, rebuild) the cache: available = SQLite balance − queued stakes. */
-const LOAD = `
+const LOAD = `#!lua flags=allow-oom
 if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local p = tonumber(redis.call('GET', KEYS[2]) or '0')
 if p < 0 then p = 0 end
@@ -78,13 +105,11 @@ redis.call('DEL', KEYS[3])
 return 1`;
 
 /**
- * How long an applied-effect marker is kept: long enough to cover a redelivery after a writer
- * restart and a late duplicate settlement, short enough that markers (~150 B each) cannot fill
- * Redis's memory cap at sustained tap rates (a week of markers at 10 bets/s would be ~900 MB).
- * A marker that expired before its entry came back can only skew the cache, which the writer's
- * start-up rebuild and SQLite's conditional debit bound: a bet is then rejected, never overdrawn.
+ * How long an account's watermark is kept after its last effect. It must outlive any redelivery
+ * of that account's entries (a writer down for days still finds its unacknowledged entries
+ * covered); it is one small key per active account.
  */
-const MARKER_TTL_SECONDS = 3_600;
+const WATERMARK_TTL_SECONDS = 30 * 86_400;
 const CHUNK = 500;
 
 type Script = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
@@ -94,15 +119,24 @@ export function createBookkeeper(redis: Redis) {
   redis.defineCommand('tapstackLoad', { lua: LOAD });
   const cmd = redis as unknown as { tapstackApply: Script; tapstackLoad: Script };
   return {
-    /** Apply effects once each; resolves to how many were newly applied. */
+    /** Apply effects once each, in the given (queue) order; resolves to how many were newly applied. */
     async apply(effects: Effect[]): Promise<number> {
       let applied = 0;
       for (let i = 0; i < effects.length; i += CHUNK) {
         const keys: string[] = [];
         const args: (string | number)[] = [];
         for (const e of effects.slice(i, i + CHUNK)) {
-          keys.push(betKeys.applied(e.ref), betKeys.balance(e.address), betKeys.pending(e.address), betKeys.cellLiability(e.startMs, e.lowCents), betKeys.columnLiability(e.startMs));
-          args.push(e.balance, e.pending, e.release, MARKER_TTL_SECONDS);
+          const retire = e.retire ?? '';
+          keys.push(
+            betKeys.appliedUpTo(e.address),
+            betKeys.balance(e.address),
+            betKeys.pending(e.address),
+            betKeys.cellLiability(e.startMs, e.lowCents),
+            betKeys.columnLiability(e.startMs),
+            betKeys.pendingBet(retire || '-'),
+            betKeys.pendingBets(e.address),
+          );
+          args.push(e.at, e.balance, e.pending, e.release, retire, WATERMARK_TTL_SECONDS);
         }
         applied += await cmd.tapstackApply.call(redis, keys.length, ...keys, ...args);
       }

@@ -1,7 +1,10 @@
 /**
  * The single writer's queue: one Redis stream that every money movement passes through, in order.
- * The API enqueues bets (atomically with the stake reservation, see reserve.lua.ts), the resolver
- * enqueues settlements, the API asks for balance loads; only services/writer consumes it.
+ * The API enqueues bets (atomically with the stake reservation, see reserve.ts) and demo grants,
+ * the resolver enqueues settlements, the CLI enqueues admin credits and debits, the API asks for
+ * balance loads; only services/writer consumes it and commits them: it is the one process that
+ * moves money (the CLI commits a movement itself only while it holds the writer's lock, i.e. when
+ * no writer runs: services/shared/writer-lock.ts).
  */
 export const WRITER_STREAM = 'writer:queue';
 export const WRITER_GROUP = 'writer';
@@ -41,10 +44,57 @@ export interface SettleCommand {
   decidedAt: number;
 }
 
-export type WriterCommand = BetCommand | LoadCommand | SettleCommand;
+/** Kinds of ledger movement that are not bets: admin credit/debit and the demo starting grant. */
+export type MoveKind = 'credit' | 'debit' | 'demo-grant';
+
+/**
+ * A money movement that is not a bet. Idempotent on `ref` (the ledger's unique ref). The writer
+ * answers on the list `betKeys.moveResult(id)` with a MoveResult, so the requester can wait.
+ */
+export interface MoveCommand {
+  t: 'move';
+  /** Request id (where the result is posted). */
+  id: string;
+  address: string;
+  kind: MoveKind;
+  /** Signed minor units: positive for credit and demo-grant, negative for debit. */
+  amount: number;
+  ref: string;
+  meta: Record<string, unknown> | null;
+  /** Create the account if it does not exist (credit, demo grant); a debit needs an account. */
+  createAccount: boolean;
+  requestedAt: number;
+}
+
+/** The writer's answer to a MoveCommand. */
+export type MoveResult =
+  | { ok: true; applied: boolean; seq: number; address: string; kind: string; amount: number; ref: string; balanceAfter: number; balance: number; hash: string; createdAt: number }
+  | { ok: false; code: string; message: string; details?: Record<string, unknown> };
+
+export type WriterCommand = BetCommand | LoadCommand | SettleCommand | MoveCommand;
 
 export const encodeCommand = (c: WriterCommand): string => JSON.stringify(c);
-export const decodeCommand = (raw: string): WriterCommand => JSON.parse(raw) as WriterCommand;
+export const decodeCommand = (raw: string): WriterCommand => {
+  const c = JSON.parse(raw) as WriterCommand;
+  if (!c || typeof c !== 'object' || !['bet', 'load', 'settle', 'move'].includes((c as { t?: string }).t ?? '')) throw new Error('not a writer command');
+  return c;
+};
+
+/** What a player is told about one of their bets (socket.io event name). */
+export type PlayerEventName = 'bet:confirmed' | 'bet:rejected' | 'bet:settled';
+
+/**
+ * A player event on the user-events channel: derived from the committed row and sent at least
+ * once; `eventId` (`<betId>:<state>`) is what the realtime service and clients de-duplicate on.
+ */
+export interface PlayerEvent<B = unknown> {
+  address: string;
+  event: PlayerEventName;
+  eventId: string;
+  data: B;
+}
+
+export const playerEventId = (betId: string, state: string): string => `${betId}:${state}`;
 
 /** Winnings of a bet: stake × multiplier, floored to the minor unit (the house keeps the dust). */
 export const payoutOf = (stake: number, multiplierCents: number): number => Math.floor((stake * multiplierCents) / 100);

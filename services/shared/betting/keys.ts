@@ -17,10 +17,15 @@ export const betKeys = {
   columnLiability: (startMs: number) => `liab:col:${startMs}`,
   /** A bet accepted but not yet committed (for GET /api/bets/:id while pending). */
   pendingBet: (id: string) => `betp:${id}`,
-  /** Marker that one bookkeeping effect (by ledger ref) was applied to the cache. */
-  applied: (ref: string) => `applied:${ref}`,
+  /**
+   * The newest writer-queue entry (stream id) whose cache effects on this address are applied:
+   * one key per account, so exactly-once bookkeeping costs no memory per bet.
+   */
+  appliedUpTo: (address: string) => `applied:${address}`,
+  /** Ids of an address's bets accepted but not yet committed (sorted set by placement time). */
+  pendingBets: (address: string) => `pendbets:${address}`,
+  /** Where the writer answers a MoveCommand (a list: BLPOP-able). */
+  moveResult: (id: string) => `mvres:${id}`,
   /** A balance load was requested recently (debounce). */
   loading: (address: string) => `loading:${address}`,
-  /** The writer's liveness heartbeat. */
-  writerHeartbeat: 'heartbeat:writer',
 };

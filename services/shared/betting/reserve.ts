@@ -7,10 +7,11 @@
  */
 import type { Redis } from '../redis.js';
 import { BREAKER_KEY } from '../market/breaker-store.js';
-import { WRITER_STREAM, encodeCommand, type BetCommand, type LoadCommand } from './commands.js';
+import { WRITER_STREAM, decodeCommand, encodeCommand, type BetCommand, type LoadCommand } from './commands.js';
 import { betKeys } from './keys.js';
 
-const RESERVE = `
+// `#!lua` (no allow-oom): Redis refuses the whole script up front at its memory cap, never halfway.
+const RESERVE = `#!lua
 local now = tonumber(ARGV[1])
 -- This very bet is already reserved and queued: the script ran before and its reply was lost
 -- (Redis stopped before answering; the client library re-sends unanswered commands on reconnect).
@@ -42,7 +43,11 @@ redis.call('PEXPIRE', KEYS[5], ARGV[9])
 redis.call('INCRBY', KEYS[6], payout)
 redis.call('PEXPIRE', KEYS[6], ARGV[9])
 redis.call('XADD', KEYS[8], '*', 'c', ARGV[11])
-redis.call('SET', KEYS[9], ARGV[11], 'EX', 3600)
+-- The pending record lives until the writer commits the bet (it retires it); the TTL is a
+-- safety net only. pendbets lists a player's queued bets (GET /api/me/bets?state=pending).
+redis.call('SET', KEYS[9], ARGV[11], 'EX', 86400)
+redis.call('ZADD', KEYS[10], now, ARGV[10])
+redis.call('EXPIRE', KEYS[10], 86400)
 if ARGV[13] == '1' then redis.call('SET', KEYS[3], ARGV[10], 'EX', ARGV[12]) end
 return {'ok', ARGV[10], tostring(left)}`;
 
@@ -57,6 +62,11 @@ export interface ReserveLimits {
   ratePerSecond: number;
   cellCap: number;
   columnCap: number;
+  /**
+   * How long an Idempotency-Key is remembered: the quote's lifetime (a retry after it cannot
+   * place a second bet anyway: the quote is expired) plus the time a client keeps retrying.
+   */
+  idempotencyTtlSeconds: number;
 }
 
 /** The script as ioredis defines it: EVALSHA, falling back to EVAL after a Redis restart. */
@@ -70,7 +80,7 @@ export function createReserver(redis: Redis, limits: ReserveLimits) {
       const k = betKeys;
       const idemKey = opts.idempotencyKey ?? '';
       const r = await run(
-        9,
+        10,
         k.balance(bet.address),
         k.pending(bet.address),
         k.idempotency(bet.address, idemKey),
@@ -80,6 +90,7 @@ export function createReserver(redis: Redis, limits: ReserveLimits) {
         BREAKER_KEY,
         WRITER_STREAM,
         k.pendingBet(bet.id),
+        k.pendingBets(bet.address),
         opts.now,
         limits.staleAfterMs,
         limits.recoveryMs,
@@ -91,7 +102,7 @@ export function createReserver(redis: Redis, limits: ReserveLimits) {
         Math.max(60_000, bet.endMs - opts.now + 3_600_000),
         bet.id,
         encodeCommand(bet),
-        86_400,
+        limits.idempotencyTtlSeconds,
         idemKey ? '1' : '0',
       );
       if (r[0] === 'ok') return { kind: 'ok', betId: String(r[1]), available: Number(r[2]) };
@@ -103,6 +114,8 @@ export function createReserver(redis: Redis, limits: ReserveLimits) {
       const fresh = await redis.set(betKeys.loading(address), '1', 'PX', 2000, 'NX');
       if (fresh === 'OK') await redis.xadd(WRITER_STREAM, '*', 'c', encodeCommand({ t: 'load', address } satisfies LoadCommand));
     },
+    /** The address's bets accepted but not yet committed, oldest first. */
+    pendingBets: (address: string, limit: number) => readPendingBets(redis, address, limit),
     async available(address: string): Promise<number | undefined> {
       const v = await redis.get(betKeys.balance(address));
       return v === null ? undefined : Number(v);
@@ -111,3 +124,17 @@ export function createReserver(redis: Redis, limits: ReserveLimits) {
 }
 
 export type Reserver = ReturnType<typeof createReserver>;
+
+/** An address's bets accepted (202) but not yet committed by the writer, oldest first. */
+export async function readPendingBets(redis: Redis, address: string, limit: number): Promise<BetCommand[]> {
+  const ids = await redis.zrange(betKeys.pendingBets(address), 0, limit - 1);
+  if (ids.length === 0) return [];
+  const raws = await redis.mget(...ids.map((id) => betKeys.pendingBet(id)));
+  const out: BetCommand[] = [];
+  for (const raw of raws) {
+    if (!raw) continue; // committed between the two reads: it is in SQLite now
+    const c = decodeCommand(raw);
+    if (c.t === 'bet' && c.address === address) out.push(c);
+  }
+  return out;
+}

@@ -20,11 +20,16 @@ export interface BetRow {
   placedAt: number;
   committedAt: number;
   settledAt: number | null;
+  /** The writer-queue entry (stream id) that committed this bet. */
+  queueId: string | null;
+  /** The writer-queue entry that settled it. */
+  settledBy: string | null;
 }
 
 const COLUMNS = `id, week, address, quote_id AS quoteId, band_low AS lowCents, band_high AS highCents,
   window_start AS startMs, window_end AS endMs, stake, multiplier_cents AS multiplierCents, state, payout,
-  reason, placed_at AS placedAt, committed_at AS committedAt, settled_at AS settledAt`;
+  reason, placed_at AS placedAt, committed_at AS committedAt, settled_at AS settledAt, queue_id AS queueId,
+  settled_by AS settledBy`;
 
 /** ISO-8601 week of a time (UTC) as year * 100 + week, e.g. 202647: the archival partition key. */
 export function isoWeek(ms: number): number {
@@ -39,12 +44,15 @@ export function isoWeek(ms: number): number {
   return year * 100 + 1 + Math.round((thursday - firstThursday) / (7 * DAY));
 }
 
-export function insertBet(db: Db, b: Omit<BetRow, 'week' | 'settledAt'>): void {
-  db.stmt(
-    `INSERT INTO bets (id, week, address, quote_id, band_low, band_high, window_start, window_end, stake,
-       multiplier_cents, state, payout, reason, placed_at, committed_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(b.id, isoWeek(b.endMs), b.address, b.quoteId, b.lowCents, b.highCents, b.startMs, b.endMs, b.stake, b.multiplierCents, b.state, b.payout, b.reason, b.placedAt, b.committedAt);
+/** Insert a bet and return it as stored (one statement: INSERT … RETURNING). */
+export function insertBet(db: Db, b: Omit<BetRow, 'week' | 'settledAt' | 'settledBy'>): BetRow {
+  return db
+    .stmt(
+      `INSERT INTO bets (id, week, address, quote_id, band_low, band_high, window_start, window_end, stake,
+       multiplier_cents, state, payout, reason, placed_at, committed_at, queue_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
+    )
+    .get(b.id, isoWeek(b.endMs), b.address, b.quoteId, b.lowCents, b.highCents, b.startMs, b.endMs, b.stake, b.multiplierCents, b.state, b.payout, b.reason, b.placedAt, b.committedAt, b.queueId) as BetRow;
 }
 
 export function betExists(db: Db, id: string): boolean {
@@ -68,8 +76,11 @@ export function openBetsEndedBy(db: Db, endedBy: number, limit: number): BetRow[
 }
 
 /** Move an open bet to its outcome; returns false if it was not open (already settled). */
-export function settleBet(db: Db, id: string, s: { state: 'won' | 'lost' | 'void'; payout: number; reason: string; at: number }): boolean {
-  return db.stmt("UPDATE bets SET state = ?, payout = ?, reason = ?, settled_at = ? WHERE id = ? AND state = 'open'").run(s.state, s.payout, s.reason, s.at, id).changes === 1;
+/** Move an open bet to its outcome; returns the settled row, or undefined if it was not open. */
+export function settleBet(db: Db, id: string, s: { state: 'won' | 'lost' | 'void'; payout: number; reason: string; at: number; by: string }): BetRow | undefined {
+  return db
+    .stmt(`UPDATE bets SET state = ?, payout = ?, reason = ?, settled_at = ?, settled_by = ? WHERE id = ? AND state = 'open' RETURNING ${COLUMNS}`)
+    .get(s.state, s.payout, s.reason, s.at, s.by, id) as BetRow | undefined;
 }
 
 /** Counts by state (for metrics and the bench report). */

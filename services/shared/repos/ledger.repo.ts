@@ -60,6 +60,11 @@ export function findByRef(db: Db, ref: string): LedgerEntry | undefined {
   return row && toEntry(row);
 }
 
+/** Whether an address has any ledger row (a wallet that never had money moved). */
+export function hasLedgerRows(db: Db, address: string): boolean {
+  return db.stmt('SELECT 1 FROM ledger WHERE address = ? LIMIT 1').get(address) !== undefined;
+}
+
 export function ledgerHead(db: Db): { seq: number; hash: string } {
   const row = db.stmt('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
   return row ?? { seq: 0, hash: GENESIS_HASH };

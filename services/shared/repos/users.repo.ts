@@ -29,3 +29,8 @@ export function ensureUser(db: Db, address: string, now: number): { user: User; 
   if (!user) throw new Error(`account ${address} vanished after insert`);
   return { user, created: info.changes === 1 };
 }
+
+/** Every account's balance (the writer's cache rebuild), read at once rather than held open. */
+export function allBalances(db: Db): { address: string; balance: number }[] {
+  return db.stmt('SELECT address, balance FROM users').all() as { address: string; balance: number }[];
+}

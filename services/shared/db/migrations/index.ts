@@ -6,6 +6,7 @@ import * as m001 from './001-users.js';
 import * as m002 from './002-ledger.js';
 import * as m003 from './003-heartbeats.js';
 import * as m004 from './004-bets.js';
+import * as m005 from './005-bet-queue-ids.js';
 
 export interface Migration {
   readonly id: number;
@@ -18,4 +19,5 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { id: 2, name: 'ledger', up: m002.up },
   { id: 3, name: 'heartbeats', up: m003.up },
   { id: 4, name: 'bets', up: m004.up },
+  { id: 5, name: 'bet-queue-ids', up: m005.up },
 ]);

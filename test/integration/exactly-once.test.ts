@@ -1,0 +1,242 @@
+/**
+ * Exactly once where money or its news moves: the writer (in-process, real Redis, real SQLite) is
+ * the one committer; cache effects apply once and events are derived from the committed rows, so a
+ * redelivered entry re-sends what was lost and a repeat sends nothing new. The CLI path (through the
+ * writer, or under the writer lock when no writer runs) cannot race the writer's balance loads.
+ */
+import test from 'ava';
+import { createBookkeeper, type Bookkeeper } from '../../services/shared/betting/bookkeeping.js';
+import { WRITER_GROUP, WRITER_STREAM, encodeCommand, payoutOf, type BetCommand, type PlayerEvent, type WriterCommand } from '../../services/shared/betting/commands.js';
+import { betKeys } from '../../services/shared/betting/keys.js';
+import { createReserver } from '../../services/shared/betting/reserve.js';
+import { adminMovementRequest } from '../../services/shared/accounts.js';
+import { channels } from '../../services/shared/channels.js';
+import { loadConfig } from '../../services/shared/config.js';
+import { checkIntegrity } from '../../services/shared/integrity.js';
+import { createLogger } from '../../services/shared/logger.js';
+import { createMetrics } from '../../services/shared/metrics.js';
+import { createRedis, type Redis } from '../../services/shared/redis.js';
+import { getBet } from '../../services/shared/repos/bets.repo.js';
+import { queryLedger } from '../../services/shared/repos/ledger.repo.js';
+import { findUser } from '../../services/shared/repos/users.repo.js';
+import { takeWriterLock, tryWriterLock } from '../../services/shared/writer-lock.js';
+import { createWriter, CONSUMER } from '../../services/writer/writer.js';
+import { createWriterMetrics } from '../../services/writer/metrics.js';
+import { createContext } from '../../cli/context.js';
+import { freshDb, testEnv } from '../helpers/env.js';
+import { waitFor } from '../helpers/ports.js';
+import { closeBreaker } from '../helpers/market-fixture.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+
+const ALICE = '0xAb5801a7D398351b8bE11C439e05C5B3259aeC9B';
+let server: TestRedis;
+
+test.before(async () => {
+  server = await startRedis();
+});
+test.after.always(async () => {
+  await server?.stop();
+});
+
+/** A fresh database, its own key prefix, an in-process writer and a subscriber collecting events. */
+async function rig(t: { teardown(fn: () => void | Promise<void>): void }) {
+  const env = freshDb();
+  const config = loadConfig({ ...testEnv({ dataDir: env.dir, redis: server }), TAPSTACK_REDIS_PREFIX: env.config.redis.prefix });
+  const log = createLogger({ service: 'test', level: 'silent' });
+  const redis = createRedis(config, log, 'test');
+  const reader = createRedis(config, log, 'test-reader');
+  const sub = createRedis(config, log, 'test-sub');
+  const ch = channels(config.redis.prefix);
+  const events: PlayerEvent<{ id: string; state: string }>[] = [];
+  sub.on('message', (_c: string, m: string) => events.push(JSON.parse(m)));
+  await sub.subscribe(ch.userEvents);
+  const writerWith = (bookkeeper: Bookkeeper) =>
+    createWriter({ db: env.db, redis, reader, bookkeeper, channels: ch, log, metrics: createWriterMetrics(createMetrics('writer').registry), batchMax: 500, now: Date.now });
+  const bookkeeper = createBookkeeper(redis);
+  const writer = writerWith(bookkeeper);
+  await writer.recover();
+  t.teardown(async () => {
+    sub.disconnect();
+    reader.disconnect();
+    redis.disconnect();
+    env.db.close();
+  });
+  /** Read what is waiting (new and unacknowledged), as the writer's loop does. */
+  const readAll = async (id: '0' | '>' = '>') =>
+    (((await reader.call('XREADGROUP', 'GROUP', WRITER_GROUP, CONSUMER, 'COUNT', 1000, 'STREAMS', WRITER_STREAM, id)) as [string, [string, string[]][]][] | null)?.[0]?.[1] ?? []);
+  const enqueue = (c: WriterCommand) => redis.xadd(WRITER_STREAM, '*', 'c', encodeCommand(c)) as Promise<string>;
+  const cache = async (address: string) => ({
+    bal: await redis.get(betKeys.balance(address)),
+    pend: await redis.get(betKeys.pending(address)),
+  });
+  return { env, config, redis, reader, writer, writerWith, bookkeeper, events, readAll, enqueue, cache };
+}
+
+type Rig = Awaited<ReturnType<typeof rig>>;
+
+/** A bet reserved exactly as the API does it (the Lua reservation), then left to the writer. */
+async function reserveBet(r: Rig, address: string, stake: number, idempotencyKey?: string): Promise<BetCommand> {
+  const now = Date.now();
+  await closeBreaker(r.redis, r.config, now);
+  const reserver = createReserver(r.redis, { staleAfterMs: 3_600_000, recoveryMs: 1, ratePerSecond: 1000, cellCap: 1e12, columnCap: 1e12, idempotencyTtlSeconds: 60 });
+  const startMs = now + 60_000;
+  const bet: BetCommand = { t: 'bet', id: `b${now.toString(36)}${Math.random().toString(16).slice(2, 10)}`, address, quoteId: 'q1', lowCents: 100, highCents: 200, startMs, endMs: startMs + 5000, stake, multiplierCents: 300, payout: payoutOf(stake, 300), placedAt: now };
+  const res = await reserver.reserve(bet, { now, idempotencyKey });
+  if (res.kind !== 'ok') throw new Error(`not reserved: ${JSON.stringify(res)}`);
+  return bet;
+}
+
+async function funded(r: Rig, amount: number) {
+  await r.enqueue({ t: 'move', id: 'fund', address: ALICE, kind: 'credit', amount, ref: 'fund-1', meta: null, createAccount: true, requestedAt: Date.now() });
+  await r.writer.processBatch(await r.readAll());
+  await r.enqueue({ t: 'load', address: ALICE });
+  await r.writer.processBatch(await r.readAll());
+}
+
+test.serial('a redelivery after the commit re-sends the lost confirmation and applies the cache effect once', async (t) => {
+  const r = await rig(t);
+  await funded(r, 10_000);
+  const bet = await reserveBet(r, ALICE, 400);
+  t.deepEqual(await r.cache(ALICE), { bal: '9600', pend: '400' });
+  // The bookkeeping fails after the SQLite commit (Redis trouble): nothing is acked or published.
+  const failing = r.writerWith({ ...r.bookkeeper, apply: async () => Promise.reject(new Error('injected: redis went away')) });
+  const first = await r.readAll();
+  await t.throwsAsync(() => failing.processBatch(first), { message: /injected/ });
+  t.is(getBet(r.env.db, bet.id)?.state, 'open', 'committed in SQLite');
+  t.is(r.events.length, 0, 'no event yet');
+  // The writer's next loop reads its unacknowledged entries first.
+  const again = await r.readAll('0');
+  t.deepEqual(again.map(([id]) => id), first.map(([id]) => id));
+  await r.writer.processBatch(again);
+  const confirmed = await waitFor(() => r.events.find((e) => e.event === 'bet:confirmed' && e.data.id === bet.id), 'the re-sent bet:confirmed');
+  t.is(confirmed.eventId, `${bet.id}:open`);
+  t.deepEqual(await r.cache(ALICE), { bal: '9600', pend: null }, 'reservation resolved once, pending record retired');
+  t.is(await r.redis.exists(betKeys.pendingBet(bet.id)), 0);
+  // The same entries once more (e.g. a lost XACK reply): the effect is not applied twice.
+  await r.writer.processBatch(again);
+  t.deepEqual(await r.cache(ALICE), { bal: '9600', pend: null });
+  t.is(findUser(r.env.db, ALICE)?.balance, 9600);
+  t.true(checkIntegrity(r.env.db).ok);
+});
+
+test.serial('a repeated settle sends no second bet:settled and pays once; its own redelivery re-sends the same event id', async (t) => {
+  const r = await rig(t);
+  await funded(r, 10_000);
+  const bet = await reserveBet(r, ALICE, 1_000);
+  await r.writer.processBatch(await r.readAll());
+  const settle = { t: 'settle', id: bet.id, outcome: 'won', reason: 'touched', decidedAt: Date.now() } as const;
+  await r.enqueue(settle);
+  const first = await r.readAll();
+  await r.writer.processBatch(first);
+  await waitFor(() => r.events.some((e) => e.event === 'bet:settled'), 'bet:settled');
+  // A duplicate verdict (resolver restarted and lost its in-flight map): a new entry, nothing new.
+  await r.enqueue(settle);
+  await r.writer.processBatch(await r.readAll());
+  // The first entry redelivered (its ack was lost): the same event again, with the same id.
+  await r.writer.processBatch(first);
+  await waitFor(() => r.events.filter((e) => e.event === 'bet:settled').length >= 2, 'the redelivered bet:settled');
+  const settled = r.events.filter((e) => e.event === 'bet:settled');
+  t.is(settled.length, 2, 'the duplicate sent nothing; the redelivery re-sent');
+  t.deepEqual([...new Set(settled.map((e) => e.eventId))], [`${bet.id}:won`], 'one event id: a client shows it once');
+  const payout = payoutOf(1_000, 300);
+  t.is(findUser(r.env.db, ALICE)?.balance, 10_000 - 1_000 + payout);
+  t.deepEqual(await r.cache(ALICE), { bal: String(10_000 - 1_000 + payout), pend: null });
+  t.is(queryLedger(r.env.db, { ref: `bet:${bet.id}:payout`, limit: 5 }).length, 1);
+});
+
+test.serial('a reservation script re-sent after the bet was committed is returned in full, without a second debit or event', async (t) => {
+  const r = await rig(t);
+  await funded(r, 5_000);
+  const bet = await reserveBet(r, ALICE, 700);
+  await r.writer.processBatch(await r.readAll());
+  // The reply of the original script was lost and ioredis re-sent it after the writer retired the
+  // pending record: a second entry for the same bet, a second reservation in the cache.
+  const reserver = createReserver(r.redis, { staleAfterMs: 3_600_000, recoveryMs: 1, ratePerSecond: 1000, cellCap: 1e12, columnCap: 1e12, idempotencyTtlSeconds: 60 });
+  t.is((await reserver.reserve(bet, { now: Date.now() })).kind, 'ok');
+  t.deepEqual(await r.cache(ALICE), { bal: '3600', pend: '700' });
+  const before = r.events.length;
+  await r.writer.processBatch(await r.readAll());
+  t.deepEqual(await r.cache(ALICE), { bal: '4300', pend: null }, 'the duplicate reservation is returned');
+  t.is(findUser(r.env.db, ALICE)?.balance, 4_300, 'debited once');
+  t.is(r.events.length, before, 'no second confirmation');
+});
+
+test.serial('CLI credits and the writer loads interleave without a stale cache: the writer commits both, in order', async (t) => {
+  const r = await rig(t);
+  await funded(r, 1_000);
+  await reserveBet(r, ALICE, 100); // a stake queued: committed with the first batch below
+  await r.redis.del(betKeys.balance(ALICE)); // cache dropped (e.g. Redis restarted): a load is due
+  // The old race: the writer read the SQLite balance for a load, the CLI committed a credit and
+  // dropped the key, the writer stored the old balance. Now the CLI's credit is a queue entry, so
+  // every interleaving of loads and credits is one order the writer processes. Try them all.
+  const req = adminMovementRequest({ address: ALICE, direction: 'credit', amount: 250, ref: 'x', operator: 't' });
+  const orders: WriterCommand['t'][][] = [['load', 'move', 'load'], ['move', 'load'], ['load', 'move'], ['move', 'load', 'move']];
+  let n = 0;
+  for (const order of orders) {
+    for (const kind of order) {
+      n += 1;
+      if (kind === 'load') await r.enqueue({ t: 'load', address: ALICE });
+      else await r.enqueue({ t: 'move', id: `m${n}`, requestedAt: Date.now(), ...req, ref: `credit-${n}` });
+      // Alternate one batch per entry and several entries per batch.
+      if (n % 2 === 0) await r.writer.processBatch(await r.readAll());
+    }
+    await r.writer.processBatch(await r.readAll());
+    const book = findUser(r.env.db, ALICE)?.balance ?? 0;
+    const c = await r.cache(ALICE);
+    t.is(Number(c.bal), book - Number(c.pend ?? 0), `order ${order.join(',')}: available = book - queued stakes`);
+    await r.redis.del(betKeys.balance(ALICE));
+  }
+});
+
+test.serial('the CLI commits through a running writer (waiting for its answer), and itself only while it holds the writer lock', async (t) => {
+  const r = await rig(t);
+  const cliEnv = { ...testEnv({ dataDir: r.env.dir, redis: server }), TAPSTACK_REDIS_PREFIX: r.config.redis.prefix };
+  const ctx = createContext(cliEnv);
+  t.teardown(() => ctx.close());
+  // A writer runs (holds the lock): the CLI queues the movement and waits for the writer's answer.
+  const lock = tryWriterLock(r.env.dir);
+  t.truthy(lock, 'no writer yet: the lock is free');
+  r.writer.start();
+  const viaWriter = await ctx.moveMoney(adminMovementRequest({ address: ALICE, direction: 'credit', amount: 900, ref: 'dep-9', operator: 't' }), { timeoutMs: 10_000 });
+  t.like(viaWriter, { applied: true, committedBy: 'writer', balance: 900 });
+  const replay = await ctx.moveMoney(adminMovementRequest({ address: ALICE, direction: 'credit', amount: 900, ref: 'dep-9', operator: 't' }), { timeoutMs: 10_000 });
+  t.like(replay, { applied: false, seq: viaWriter.seq });
+  await t.throwsAsync(() => ctx.moveMoney(adminMovementRequest({ address: ALICE, direction: 'debit', amount: 5_000, ref: 'wd-1', operator: 't' }), { timeoutMs: 10_000 }), { message: /balance 900/ });
+  await r.writer.stop();
+  // The writer is not consuming, but "running" (lock held): the CLI times out, saying the movement stays queued.
+  await t.throwsAsync(() => ctx.moveMoney(adminMovementRequest({ address: ALICE, direction: 'credit', amount: 1, ref: 'late-1', operator: 't' }), { timeoutMs: 300 }), { message: /did not commit it within/ });
+  lock?.release();
+  // No writer: the CLI takes the lock and commits by itself; a writer starting meanwhile waits.
+  const direct = await ctx.moveMoney(adminMovementRequest({ address: ALICE, direction: 'credit', amount: 100, ref: 'dep-10', operator: 't' }), { timeoutMs: 1000 });
+  t.like(direct, { applied: true, committedBy: 'cli', balance: 1_000 });
+  const held = tryWriterLock(r.env.dir);
+  t.truthy(held);
+  let writerGotLock = false;
+  const starting = takeWriterLock(r.env.dir).then((l) => {
+    writerGotLock = true;
+    return l;
+  });
+  await new Promise((res) => setImmediate(res));
+  t.false(writerGotLock, 'the writer waits for the lock');
+  held?.release();
+  (await starting).release();
+  t.true(writerGotLock);
+  // The queued late credit is committed by the next writer, once.
+  await r.writer.processBatch(await r.readAll());
+  t.is(findUser(r.env.db, ALICE)?.balance, 1_001);
+  t.true(checkIntegrity(r.env.db).ok);
+});
+
+test.serial('a bet whose answer was lost (API killed after reserving) is listed as pending until the writer commits it', async (t) => {
+  const r = await rig(t);
+  await funded(r, 2_000);
+  // The API reserved and queued it, then died before answering: all that exists is in Redis.
+  const bet = await reserveBet(r, ALICE, 300, 'tap-key-0001');
+  const reserver = createReserver(r.redis, { staleAfterMs: 3_600_000, recoveryMs: 1, ratePerSecond: 1000, cellCap: 1e12, columnCap: 1e12, idempotencyTtlSeconds: 60 });
+  t.deepEqual((await reserver.pendingBets(ALICE, 50)).map((b) => b.id), [bet.id]);
+  await r.writer.processBatch(await r.readAll());
+  t.deepEqual(await reserver.pendingBets(ALICE, 50), [], 'committed: no longer pending');
+  t.is(getBet(r.env.db, bet.id)?.state, 'open');
+  t.is(await r.redis.zcard(betKeys.pendingBets(ALICE)), 0);
+  t.is(await r.redis.get(betKeys.idempotency(ALICE, 'tap-key-0001')), bet.id, 'a retry of the same key still finds it');
+});
