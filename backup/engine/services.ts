@@ -191,8 +191,11 @@ function commandOf(pid: number): string {
 }
 
 /**
- * Lock files of the data directory (`*.lock`: SQLite files locked by an exclusive transaction,
- * like cli/setup/lock.ts) that someone else holds. Ours (the backup lock) is skipped.
+ * Lock files of the data directory (`*.lock`: SQLite files locked by an exclusive transaction, like
+ * `writer.lock`, held by the writer for its whole life, or cli/setup/lock.ts's) that someone else
+ * holds. Ours (the backup lock) is skipped. `admin.lock` is probed first and kept while the others
+ * are probed: an admin command that finds `writer.lock` busy takes it for a running writer
+ * (services/shared/writer-lock.ts), so our probe must not overlap its try.
  */
 function heldLocks(dataDir: string): string[] {
   let entries: string[];
@@ -201,22 +204,36 @@ function heldLocks(dataDir: string): string[] {
   } catch {
     return [];
   }
+  entries.sort((a, b) => (a === ADMIN_LOCK ? -1 : b === ADMIN_LOCK ? 1 : a < b ? -1 : 1));
   const held: string[] = [];
-  for (const e of entries) {
-    const file = path.join(dataDir, e);
-    let db: BetterSqlite3.Database | undefined;
-    try {
-      db = new BetterSqlite3(file, { fileMustExist: true, timeout: 0 });
-      db.exec('BEGIN EXCLUSIVE');
+  const open: BetterSqlite3.Database[] = [];
+  try {
+    for (const e of entries) {
+      const file = path.join(dataDir, e);
+      let db: BetterSqlite3.Database | undefined;
+      try {
+        db = new BetterSqlite3(file, { fileMustExist: true, timeout: 0 });
+        db.exec('BEGIN EXCLUSIVE');
+        if (e === ADMIN_LOCK) {
+          open.push(db);
+          db = undefined;
+        } else db.exec('ROLLBACK');
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_BUSY') held.push(file);
+      } finally {
+        db?.close();
+      }
+    }
+  } finally {
+    for (const db of open) {
       db.exec('ROLLBACK');
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') held.push(file);
-    } finally {
-      db?.close();
+      db.close();
     }
   }
   return held;
 }
+
+const ADMIN_LOCK = 'admin.lock';
 
 export async function stopPrograms(runDir: string, names: readonly string[]): Promise<void> {
   const client = createSupervisorClient(supervisorSocket(runDir), 60_000);
