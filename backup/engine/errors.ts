@@ -1,9 +1,13 @@
 /**
  * Errors of the backup engine: a stable `code` (tests and scripts branch on it), an operator-facing
  * message that names the object or file involved, and the CLI exit status.
- *   2  the operator must change something first (no recipients, bad backup config, no identity)
- *   1  the run failed (a target down, a damaged object, a failed drill)
+ *   78 the configuration is invalid or incomplete (backup config file, no recipients, the
+ *      TAPSTACK_BACKUP_* keys): EX_CONFIG, as for any invalid TAPSTACK_* setting
+ *   2  bad usage or input: a flag the operator must change (--identity unreadable, --target unknown)
+ *   1  the run failed (a target down, a damaged object, a failed drill, a wrong key)
  */
+export const EXIT_CONFIG = 78;
+
 export class BackupError extends Error {
   constructor(
     readonly code: string,

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { Config } from '../../services/shared/config.js';
 import type { DecryptionSpec, EncryptionSpec } from '../contracts.js';
 import { parseIdentityFile, parseRecipient } from '../crypto/index.js';
-import { BackupError } from './errors.js';
+import { BackupError, EXIT_CONFIG } from './errors.js';
 
 /** The encryption spec of new backups; refuses (exit 2) when there is nothing to encrypt to. */
 export function encryptionSpec(config: Config): EncryptionSpec {
@@ -18,7 +18,7 @@ export function encryptionSpec(config: Config): EncryptionSpec {
     throw new BackupError(
       'no-recipients',
       'backups are encrypted, but no recipient is configured: run `tapstack backup keygen`, store the identity it prints offline, and set TAPSTACK_BACKUP_RECIPIENTS to the age1... recipient it prints',
-      2,
+      EXIT_CONFIG,
     );
   }
   if (recipients.length > 0 && passphrase) {
@@ -26,14 +26,14 @@ export function encryptionSpec(config: Config): EncryptionSpec {
     throw new BackupError(
       'recipients-and-passphrase',
       'TAPSTACK_BACKUP_RECIPIENTS and TAPSTACK_BACKUP_PASSPHRASE are both set, but an age file can be encrypted to recipients OR a passphrase, not both: unset one (to guard the identity with a passphrase instead, keep its file encrypted with `age -p`; age reads such identity files directly)',
-      2,
+      EXIT_CONFIG,
     );
   }
   for (const r of recipients) {
     try {
       parseRecipient(r);
     } catch (err) {
-      throw new BackupError('bad-recipient', `TAPSTACK_BACKUP_RECIPIENTS: ${(err as Error).message}`, 2);
+      throw new BackupError('bad-recipient', `TAPSTACK_BACKUP_RECIPIENTS: ${(err as Error).message}`, EXIT_CONFIG);
     }
   }
   return passphrase ? { recipients: [], passphrase } : { recipients };
@@ -71,7 +71,7 @@ export function decryptionSpec(config: Config, src: KeySources = {}): Decryption
     try {
       identities.push(...parseIdentityFile(config.backup.identity));
     } catch (err) {
-      throw new BackupError('bad-identity', `TAPSTACK_BACKUP_IDENTITY: ${(err as Error).message}`, 2);
+      throw new BackupError('bad-identity', `TAPSTACK_BACKUP_IDENTITY: ${(err as Error).message}`, EXIT_CONFIG);
     }
   }
   let passphrase: string | undefined;

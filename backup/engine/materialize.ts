@@ -31,6 +31,8 @@ export interface MaterializeOptions {
 export interface MaterializeResult {
   files: { name: string; path: string; size: number }[];
   problems: string[];
+  /** Objects the given key(s) cannot open ('collect' only): a problem of the key, not the backup. */
+  wrongKey: string[];
   bytes: number;
 }
 
@@ -38,7 +40,7 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
   const files = o.manifest.files.filter((f) => (o.only ? o.only(f.name) : true));
   const total = files.reduce((n, f) => n + f.size, 0);
   const task = o.progress.task(`${o.target.name}: download + decrypt`, total);
-  const out: MaterializeResult = { files: [], problems: [], bytes: 0 };
+  const out: MaterializeResult = { files: [], problems: [], wrongKey: [], bytes: 0 };
   try {
     for (const f of files) {
       const dest = path.join(o.destDir, ...f.name.split('/'));
@@ -63,6 +65,7 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
           } catch (err) {
             fileOk = false;
             if (o.onProblem === 'throw') throw err;
+            if (err instanceof BackupError && err.code === 'wrong-key') out.wrongKey.push(String(err.details?.key ?? c.sha256));
             // Object-level errors name their object already (and match the read-back check's wording).
             const objectLevel = err instanceof BackupError && err.details?.key !== undefined;
             out.problems.push(objectLevel ? describeError(err) : `${f.name}: ${describeError(err)}`);

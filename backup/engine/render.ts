@@ -54,7 +54,7 @@ export function renderVerify(results: VerifyTargetResult[]): string {
   const out: string[] = [];
   for (const r of results) {
     if (r.status === 'no-backups') out.push(`- ${r.target}: no backups to verify`);
-    else if (r.status === 'error') out.push(`✗ ${r.target}: ERROR [${r.error?.code}] ${r.error?.message}`);
+    else if (r.status === 'error' || r.status === 'wrong-key') out.push(`✗ ${r.target}: ${r.status === 'wrong-key' ? 'WRONG KEY' : 'ERROR'} [${r.error?.code}] ${r.error?.message}`);
     else if (r.record) {
       const c = r.record.checks;
       const what = `${c.objects} objects read back${c.decryptedFiles !== undefined ? `, ${c.decryptedFiles} files decrypted and hashed` : ''}${c.drill ? ', restore drill run' : ''}`;
@@ -71,7 +71,7 @@ export function renderPlan(p: RestorePlan): string {
     `restore plan${p.requestedAt !== undefined ? ` for ${iso(p.requestedAt)}` : ''}:`,
     `  backup   ${p.backup.id} on ${p.target} (${p.backup.kind}, snapshot ${iso(p.backup.snapshotAt)}, ${formatBytes(p.backup.size)}, schema ${p.backup.schemaVersion}, ledger #${p.backup.ledger.headSeq})`,
     `  verified ${p.backup.verified ? `${p.backup.verified.ok ? 'ok' : 'FAILED'} (${p.backup.verified.level}, ${iso(p.backup.verified.at)})` : 'never'}`,
-    `  restores the state of ${iso(p.restoresTo)}`,
+    `  restores the state of ${iso(p.restoresTo)}${p.shortfall ? ` (SHORT of the requested ${iso(p.requestedAt)}: ${p.shortfall.kind})` : ''}`,
     '  available window:',
     ...p.windows.map((w) =>
       w.error
@@ -81,7 +81,7 @@ export function renderPlan(p: RestorePlan): string {
           : `    ${w.target}: no backups`,
     ),
     '  files:',
-    ...p.files.map((f) => `    ${f.name.padEnd(34)} ${formatBytes(f.size).padStart(10)}  -> ${f.dest ?? '(skipped)'}`),
+    ...p.files.map((f) => `    ${f.name.padEnd(34)} ${formatBytes(f.size).padStart(10)}  -> ${f.dest ?? (f.kept ? `(not restored: keeping ${f.kept})` : '(skipped)')}`),
     `  data dir ${p.dataDir}; replaced files kept in ${p.rollbackDir}`,
     '  steps:',
     ...p.steps.map((s, i) => `    ${i + 1}. ${s}`),
@@ -93,6 +93,7 @@ export function renderPlan(p: RestorePlan): string {
 export function renderRestore(r: RestoreReport): string {
   const out = [
     `restored ${r.plan.backup.id} from ${r.plan.target} (state of ${iso(r.plan.restoresTo)}) into ${r.plan.dataDir}`,
+    ...(r.shortfall ? [`  PARTIAL (--accept-gap): the state of ${iso(r.shortfall.reachedAt)}, not the requested ${iso(r.shortfall.requestedAt)} [${r.shortfall.kind}]`] : []),
     `  replaced files kept in ${r.plan.rollbackDir} (${r.moved.length} moved aside)`,
     `  migrations applied: ${r.migrationsApplied.length ? r.migrationsApplied.join(', ') : 'none'}`,
     r.integrity ? `  integrity ${r.integrity.ok ? 'OK' : 'FAILED'}: ${r.integrity.rows} ledger rows, ${r.integrity.accounts} accounts, head #${r.integrity.head.seq} ${r.integrity.head.hash}` : '  integrity: not run',

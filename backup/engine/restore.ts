@@ -32,12 +32,33 @@ import type { TargetSettings } from './settings.js';
 import { rollbackLocation, swapIn } from './swap.js';
 import { closeTarget, openTarget } from './targets.js';
 
+/**
+ * Why a point-in-time restore stops short of the requested time (backup/wal `WalShortfall`): a
+ * missing or damaged segment, or a gap between WAL generations. Without --accept-gap such a
+ * restore fails naming it; with it, the restore is `reachedAt` and the report carries this.
+ */
+export interface Shortfall {
+  kind: string;
+  requestedAt: number;
+  reachedAt: number;
+  lostFrom: number;
+  lostUntil: number | null;
+  reason: string;
+  generation?: string;
+  missing?: { from: number; to: number | null };
+}
+
 /** The hook backup/wal implements for restores to any second (continuous mode). */
 export interface PointInTimeExtension {
   /** The span continuous segments cover on this target, if any. */
   window(target: Target, catalog: Catalog): Promise<{ from: number; to: number } | undefined>;
-  /** Replay committed changes after `base.snapshotAt` up to `at` onto `dbFile` (the restored copy). */
-  replay(target: Target, base: TapstackManifest, dbFile: string, at: number, spec: DecryptionSpec): Promise<{ replayedUntil: number; segments: number }>;
+  /** What `replay` would reach from this snapshot (no download): for the plan and --dry-run. */
+  preview?(target: Target, base: TapstackManifest, at: number): Promise<{ restoresTo: number; shortfall?: Shortfall; note?: string }>;
+  /**
+   * Replay committed changes up to `at` onto `dbFile` (the restored copy). Throws (code = the
+   * shortfall's kind) when it cannot reach `at`, after replaying all it can, unless `acceptGap`.
+   */
+  replay(target: Target, base: TapstackManifest, dbFile: string, at: number, spec: DecryptionSpec, opts?: { acceptGap?: boolean }): Promise<{ replayedUntil: number; segments: number; shortfall?: Shortfall; note?: string }>;
 }
 
 export interface RestoreOptions {
@@ -56,6 +77,10 @@ export interface RestoreOptions {
   backupConfigFile: string;
   progress?: Progress;
   pitr?: PointInTimeExtension;
+  /** --accept-gap: restore to the last point the WAL chain reaches when it cannot reach `at`. */
+  acceptGap?: boolean;
+  /** --restore-config: also put the backup's copy of the backup config in place (default: keep the operator's). */
+  restoreConfig?: boolean;
   /** Called after the swap and migrations, before programs are started again (the CLI re-runs setup). */
   afterSwap?: () => Promise<void> | void;
   now?: () => number;
@@ -65,9 +90,13 @@ export interface RestorePlan {
   target: string;
   backup: { id: string; kind: string; createdAt: string; snapshotAt: number; size: number; schemaVersion: number; ledger: TapstackManifest['ledger']; verified?: { ok: boolean; at: number; level: string } };
   requestedAt?: number;
+  /** The state restored (exact after the restore; before it, an upper bound). */
   restoresTo: number;
+  /** Set when the backups cannot reach `requestedAt` (see Shortfall). */
+  shortfall?: Shortfall;
   windows: { target: string; from?: number; to?: number; backups: number; continuous?: { from: number; to: number }; error?: string }[];
-  files: { name: string; size: number; dest?: string }[];
+  /** Where each file goes; none for one left out (`kept`: the current file stays, e.g. the backup config). */
+  files: { name: string; size: number; dest?: string; kept?: string }[];
   dataDir: string;
   rollbackDir: string;
   steps: string[];
@@ -81,6 +110,8 @@ export interface RestoreReport {
   migrationsApplied: number[];
   integrity?: Pick<IntegrityReport, 'ok' | 'rows' | 'accounts' | 'head' | 'problemCount'>;
   restartedPrograms: string[];
+  /** Set when --accept-gap restored to `shortfall.reachedAt`, short of the requested time. */
+  shortfall?: Shortfall;
   warnings: string[];
 }
 
@@ -130,13 +161,31 @@ async function makePlan(o: RestoreOptions, opened: Target[]): Promise<{ plan: Re
   }
   const m = chosen.entry.manifest;
   const rollbackDir = rollbackLocation(o.config.dataDir, compactTime((o.now ?? Date.now)()));
-  const files = m.files.map((f) => ({ name: f.name, size: f.size, dest: restorePath(f.name, o.config, o.backupConfigFile) }));
+  // The operator's backup config is the one that knows the surviving targets: keep it, unless
+  // --restore-config (or there is none yet, e.g. a fresh host).
+  const keepConfig = !o.restoreConfig && fs.existsSync(o.backupConfigFile);
+  const files = m.files.map((f) => ({ name: f.name, size: f.size, dest: f.name === 'config/backup.json' && keepConfig ? undefined : restorePath(f.name, o.config, o.backupConfigFile), ...(f.name === 'config/backup.json' && keepConfig ? { kept: o.backupConfigFile } : {}) }));
   const warnings: string[] = [];
-  for (const f of files) if (!f.dest) warnings.push(`${f.name}: not known to this version, left out`);
+  for (const f of files) if (!f.dest && !('kept' in f)) warnings.push(`${f.name}: not known to this version, left out`);
   const latest = MIGRATIONS.at(-1)?.id ?? 0;
   if (m.schemaVersion > latest) warnings.push(`the backup's schema ${m.schemaVersion} is newer than this build's ${latest}: restore it with a Tapstack at least as new as ${m.versions.tapstack}`);
   if (o.at !== undefined && !o.pitr && o.at > m.snapshotAt) {
     warnings.push(`no continuous (WAL) backup: restoring the snapshot of ${iso(m.snapshotAt)}, ${Math.round((o.at - m.snapshotAt) / 1000)} s before the requested ${iso(o.at)}`);
+  }
+  let restoresTo = m.snapshotAt;
+  let shortfall: Shortfall | undefined;
+  if (o.at !== undefined && o.pitr?.preview) {
+    const p = await o.pitr.preview(chosen.target, m, o.at);
+    restoresTo = p.restoresTo;
+    if (p.note) warnings.push(p.note);
+    if (p.shortfall) {
+      shortfall = p.shortfall;
+      warnings.push(`${describeShortfall(p.shortfall)}: ${o.acceptGap ? `--accept-gap: the restore stops at about ${iso(p.shortfall.reachedAt)}` : `the restore will replay up to about ${iso(p.shortfall.reachedAt)} and then FAIL (pass --accept-gap to restore to that point)`}`);
+    }
+  }
+  if (files.some((f) => f.name === 'config/backup.json')) {
+    if (keepConfig) warnings.push(`the current backup config ${o.backupConfigFile} is kept (the backup's copy is not restored; --restore-config restores it)`);
+    else if (o.restoreConfig && fs.existsSync(o.backupConfigFile)) warnings.push(`--restore-config: the backup's copy of the backup config replaces ${o.backupConfigFile} (the current one goes to the rollback directory)`);
   }
   if (chosen.entry.verify && !chosen.entry.verify.ok) warnings.push(`the last verification of ${m.id} failed: ${chosen.entry.verify.problems.slice(0, 3).join('; ')}`);
   const steps = [
@@ -162,7 +211,8 @@ async function makePlan(o: RestoreOptions, opened: Target[]): Promise<{ plan: Re
       ...(chosen.entry.verify ? { verified: { ok: chosen.entry.verify.ok, at: chosen.entry.verify.at, level: chosen.entry.verify.level } } : {}),
     },
     ...(o.at !== undefined ? { requestedAt: o.at } : {}),
-    restoresTo: m.snapshotAt,
+    restoresTo,
+    ...(shortfall ? { shortfall } : {}),
     windows,
     files,
     dataDir: o.config.dataDir,
@@ -181,33 +231,39 @@ async function execute(o: RestoreOptions, plan: RestorePlan, chosen: Chosen, rep
   const latest = MIGRATIONS.at(-1)?.id ?? 0;
   if (m.schemaVersion > latest) throw new BackupError('backup-newer-than-build', plan.warnings.find((w) => w.includes('newer than this build')) ?? 'backup schema newer than this build', 1);
 
-  // 1. Nobody may be writing.
-  const state = await inspectApp(o.config.dbFile, o.runDir);
+  // 1. Nobody may be using this data directory (services.ts says what counts as evidence).
+  const where = {
+    dataDir: o.config.dataDir,
+    dbFile: o.config.dbFile,
+    runDir: o.runDir,
+    alsoDirs: [o.config.appliance.tlsDir],
+    // Not replaced by a restore: supervisord's logs and sockets, nginx's temp files, our scratch space.
+    ignoreDirs: [o.runDir, scratchDir(o.config)],
+  };
+  const state = await inspectApp(where);
   const stopped: string[] = [];
-  if (state.supervisor.running.length && o.stopServices) {
-    const names = [...APP_PROGRAMS].filter((p) => state.supervisor.running.includes(p));
-    progress.note(`stopping ${names.join(', ')} through supervisord...`);
-    await stopPrograms(o.runDir, names);
-    stopped.push(...names);
-  }
-  const after = stopped.length ? await inspectApp(o.config.dbFile, o.runDir) : state;
-  const reasons = runningReasons(after, { trustSupervisor: stopped.length > 0 || after.supervisor.reachable });
-  // --force overrides only heartbeats that may be stale, never a live process or supervisord.
-  const blocking = o.force ? reasons.filter((r) => !r.includes('wrote a heartbeat')) : reasons;
-  if (blocking.length) {
-    throw new BackupError(
-      'app-running',
-      `refusing to restore while the app is running (${blocking.join('; ')}): stop it first (AIO: add --stop-services; compose: \`docker compose stop\` the app services)${o.force ? '' : ', or pass --force if these heartbeats are stale'}`,
-      1,
-    );
-  }
-  const redisStopped = m.files.some((f) => f.name === RDB_NAME) && after.supervisor.redisRunning && o.stopServices;
-  if (redisStopped) {
-    await stopPrograms(o.runDir, ['redis']);
-    stopped.unshift('redis');
-  }
-
   try {
+    if (o.stopServices && state.supervisor.reachable) {
+      const names: string[] = [...APP_PROGRAMS].filter((p) => state.supervisor.running.includes(p));
+      if (m.files.some((f) => f.name === RDB_NAME) && state.supervisor.redisRunning) names.push('redis'); // after its clients
+      if (names.length) {
+        progress.note(`stopping ${names.join(', ')} through supervisord...`);
+        stopped.push(...names); // before the call: a stop that fails half-way still restarts them
+        await stopPrograms(o.runDir, names);
+      }
+    }
+    const after = stopped.length ? await inspectApp(where) : state;
+    const { blocking, overridable } = runningReasons(after, { trustSupervisor: stopped.length > 0 || after.supervisor.reachable });
+    // --force overrides only what may be stale (heartbeats, a working directory), never a process
+    // that has the files open, a held lock or supervisord.
+    const reasons = o.force ? blocking : [...blocking, ...overridable];
+    if (reasons.length) {
+      const hint = blocking.length
+        ? 'stop it first (AIO: add --stop-services; compose: `docker compose stop` the app services)'
+        : 'stop it first if it runs elsewhere (compose: `docker compose stop` the app services), or pass --force if these records are stale';
+      throw new BackupError('app-running', `refusing to restore while the app may be running on ${o.config.dataDir} (${reasons.join('; ')}): ${hint}`, 1, { blocking, overridable });
+    }
+
     // 2. Decrypt into a temp dir on the data volume (same filesystem: the swap is rename(2)).
     fs.mkdirSync(o.config.dataDir, { recursive: true, mode: 0o700 });
     // Left by an interrupted restore (we hold the lock: nobody else is using them).
@@ -216,15 +272,24 @@ async function execute(o: RestoreOptions, plan: RestorePlan, chosen: Chosen, rep
     fs.mkdirSync(tmp, { mode: 0o700 });
     try {
       const known = knownChunks(chosen.catalog.entries.map((e) => e.manifest));
-      await materialize({ target: chosen.target, manifest: m, known, spec: o.spec, destDir: tmp, progress, onProblem: 'throw', only: (n) => restorePath(n, o.config, o.backupConfigFile) !== undefined });
+      await materialize({ target: chosen.target, manifest: m, known, spec: o.spec, destDir: tmp, progress, onProblem: 'throw', only: (n) => plan.files.some((f) => f.name === n && f.dest !== undefined) });
 
       // 3. Check the restored copy as the drill does, before it replaces anything.
       progress.note('checking the restored copy (integrity_check, ledger hash chain, RDB)...');
       const drill = await drillChecks(tmp, m);
       if (!drill.ok) throw new BackupError('restored-copy-failed-checks', `the restored copy of ${m.id} failed its checks; nothing was changed: ${drill.problems.join('; ')}`);
       if (o.pitr && o.at !== undefined) {
-        const r = await o.pitr.replay(chosen.target, m, path.join(tmp, DB_NAME), o.at, o.spec);
+        progress.note(`replaying continuous (WAL) changes up to ${iso(o.at)}...`);
+        // Fails here (nothing swapped yet) when the chain cannot reach --at, unless --accept-gap.
+        const r = await o.pitr.replay(chosen.target, m, path.join(tmp, DB_NAME), o.at, o.spec, { acceptGap: Boolean(o.acceptGap) });
         plan.restoresTo = r.replayedUntil;
+        delete plan.shortfall;
+        report.warnings = report.warnings.filter((w) => !/^(the WAL chain|a WAL|the requested time)/.test(w));
+        if (r.shortfall) {
+          plan.shortfall = r.shortfall;
+          report.shortfall = r.shortfall;
+          report.warnings.push(`PARTIAL RESTORE (--accept-gap): restored the state of ${iso(r.shortfall.reachedAt)}, not the requested ${iso(o.at)}: ${describeShortfall(r.shortfall)}`);
+        }
       }
 
       // 4. Swap, keeping what is replaced.
@@ -251,7 +316,8 @@ async function execute(o: RestoreOptions, plan: RestorePlan, chosen: Chosen, rep
     log.info({ id: m.id, target: plan.target, rollback: plan.rollbackDir, head: report.integrity?.head }, 'restore complete');
   } finally {
     if (stopped.length && o.stopServices) {
-      const failed = await startPrograms(o.runDir, stopped);
+      const order = stopped.includes('redis') ? ['redis', ...stopped.filter((p) => p !== 'redis')] : stopped;
+      const failed = await startPrograms(o.runDir, order);
       report.restartedPrograms = stopped.filter((p) => !failed.some((f) => f.startsWith(`${p}:`)));
       for (const f of failed) report.warnings.push(`could not start ${f}`);
     }
@@ -260,3 +326,16 @@ async function execute(o: RestoreOptions, plan: RestorePlan, chosen: Chosen, rep
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? '?' : new Date(ms).toISOString());
+
+/** One line naming a shortfall: what is missing and which commits it held. */
+export function describeShortfall(s: Shortfall): string {
+  const missing = s.missing;
+  const segs = missing ? (missing.from === missing.to ? `segment ${missing.from}` : `segments ${missing.from}-${missing.to ?? '?'}`) : '';
+  const what =
+    s.kind === 'in-gap'
+      ? 'the requested time falls in a gap of the WAL backups'
+      : s.kind === 'corrupt-segment'
+        ? `the WAL chain has a damaged ${segs} in generation ${String(s.generation)}`
+        : `the WAL chain has a hole: ${segs} of generation ${String(s.generation)} missing`;
+  return `${what} (${s.reason}); changes committed from ${iso(s.lostFrom)}${s.lostUntil === null ? ' on' : ` until ${iso(s.lostUntil)}`} are not in the backup`;
+}

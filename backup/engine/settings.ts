@@ -9,7 +9,7 @@ import path from 'node:path';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
 import type { TargetSpec } from '../contracts.js';
-import { BackupError } from './errors.js';
+import { BackupError, EXIT_CONFIG } from './errors.js';
 
 export const DEFAULT_FULL_CRON = '15 2 * * *';
 export const DEFAULT_INCREMENTAL_CRON = '0 * * * *';
@@ -184,7 +184,7 @@ export function loadBackupSettings(file: string): BackupSettings {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { file: '', targets: [], drill: '' };
-    throw new BackupError('backup-config-unreadable', `cannot read the backup config ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 2);
+    throw new BackupError('backup-config-unreadable', `cannot read the backup config ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, EXIT_CONFIG);
   }
   let doc: unknown;
   try {
@@ -199,7 +199,7 @@ function settingsError(file: string, problems: string[]): BackupError {
   return new BackupError(
     'invalid-backup-config',
     `invalid backup config ${file} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`,
-    2,
+    EXIT_CONFIG,
     { problems },
   );
 }
@@ -221,7 +221,7 @@ export function selectTargets(settings: BackupSettings, only?: string): TargetSe
       settings.file
         ? `no enabled target in ${settings.file}`
         : 'no backup config: create one (DEPLOY.md "Backups and disaster recovery") at TAPSTACK_BACKUP_CONFIG_FILE or <data dir>/backup.json',
-      2,
+      EXIT_CONFIG,
     );
   }
   return enabled;

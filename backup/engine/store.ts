@@ -99,7 +99,7 @@ export async function fetchChunk(
   } catch (err) {
     if (damage) throw damage; // the stored bytes changed: say that rather than the age symptom
     if (isAgeError(err, 'wrong-key')) {
-      throw new BackupError('wrong-key', `${target.name}: ${key} cannot be decrypted with the given key(s): wrong identity or passphrase (it is encrypted to another recipient)`, 1, { key });
+      throw new BackupError('wrong-key', `${target.name}: ${key} cannot be decrypted with the given key(s): wrong identity or passphrase (it is encrypted to another recipient)`, 2, { key });
     }
     if (isAgeError(err, 'truncated')) throw new BackupError('object-truncated', `${target.name}: object ${key} is truncated (${ct.length} bytes)`, 1, { key });
     if (isAgeError(err, 'corrupt')) throw new BackupError('object-corrupt', `${target.name}: object ${key} is corrupt (age authentication failed: ${(err as Error).message})`, 1, { key });

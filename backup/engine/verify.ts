@@ -40,7 +40,8 @@ export interface VerifyOptions {
 
 export interface VerifyTargetResult {
   target: string;
-  status: 'ok' | 'failed' | 'no-backups' | 'error';
+  /** wrong-key: the given key cannot open the backup; nothing is recorded (its status is unchanged). */
+  status: 'ok' | 'failed' | 'no-backups' | 'wrong-key' | 'error';
   backupId?: string;
   record?: VerifyRecord;
   error?: { code: string; message: string };
@@ -73,7 +74,14 @@ async function verifyTarget(opts: VerifyOptions, t: TargetSettings): Promise<Ver
       }
     } else entry = catalog.entries.at(-1);
     if (!entry) return { target: t.name, status: 'no-backups' };
-    const record = await verifyEntry(opts, target, entry, knownChunks(catalog.entries.map((e) => e.manifest)));
+    const { record, wrongKey } = await verifyEntry(opts, target, entry, knownChunks(catalog.entries.map((e) => e.manifest)));
+    if (wrongKey.length) {
+      // Says nothing about the backup: do not record it (a failed record would mark a good backup
+      // as bad, and later restores would warn about it).
+      const message = `${t.name}: ${entry.id}: ${wrongKey.length} object(s) cannot be decrypted with the given key(s) (wrong identity or passphrase; e.g. ${wrongKey[0]}); the backup's recorded verification is unchanged`;
+      log.error({ id: entry.id, objects: wrongKey.length }, 'verify: wrong key');
+      return { target: t.name, status: 'wrong-key', backupId: entry.id, error: { code: 'wrong-key', message } };
+    }
     await putVerified(target, verifyKey(entry.id, record.at), Buffer.from(`${JSON.stringify(record, null, 2)}\n`));
     if (record.ok) log.info({ id: entry.id, level: record.level, ms: record.durationMs }, 'backup verified');
     else log.error({ id: entry.id, level: record.level, problems: record.problems.slice(0, 10) }, 'BACKUP VERIFICATION FAILED');
@@ -86,7 +94,7 @@ async function verifyTarget(opts: VerifyOptions, t: TargetSettings): Promise<Ver
   }
 }
 
-async function verifyEntry(opts: VerifyOptions, target: Target, entry: CatalogEntry, known: ReturnType<typeof knownChunks>): Promise<VerifyRecord> {
+async function verifyEntry(opts: VerifyOptions, target: Target, entry: CatalogEntry, known: ReturnType<typeof knownChunks>): Promise<{ record: VerifyRecord; wrongKey: string[] }> {
   const now = opts.now ?? Date.now;
   const started = performance.now();
   const progress = opts.progress ?? silentProgress;
@@ -98,6 +106,7 @@ async function verifyEntry(opts: VerifyOptions, target: Target, entry: CatalogEn
   for (const p of stored.problems) problems.add(p);
 
   let level: VerifyRecord['level'] = 'ciphertext';
+  const wrongKey: string[] = [];
   if (opts.spec) {
     level = opts.drill === false ? 'decrypt' : 'drill';
     const dir = path.join(scratchDir(opts.config), `verify-${randomBytes(4).toString('hex')}`);
@@ -107,7 +116,8 @@ async function verifyEntry(opts: VerifyOptions, target: Target, entry: CatalogEn
       checks.decryptedFiles = m.files.length;
       checks.decryptedBytes = m.bytes;
       for (const p of m.problems) problems.add(p);
-      if (level === 'drill') {
+      wrongKey.push(...m.wrongKey);
+      if (level === 'drill' && !wrongKey.length) {
         if (m.problems.length) problems.add('restore drill skipped: not every file could be restored');
         else {
           progress.note(`${target.name}: restore drill (integrity checks) on ${entry.id}...`);
@@ -120,7 +130,7 @@ async function verifyEntry(opts: VerifyOptions, target: Target, entry: CatalogEn
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  return {
+  const record: VerifyRecord = {
     backupId: entry.id,
     target: target.name,
     at: now(),
@@ -130,4 +140,5 @@ async function verifyEntry(opts: VerifyOptions, target: Target, entry: CatalogEn
     problems: [...problems],
     checks,
   };
+  return { record, wrongKey };
 }

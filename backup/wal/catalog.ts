@@ -18,8 +18,14 @@ export interface WalGenerationInfo {
   baseAt: number;
   /** Segments 1..n without a hole, in order. */
   segments: WalSegmentObject[];
-  /** The first missing index, when later segments exist beyond it (they cannot be applied). */
+  /** The first missing index, when later segments exist beyond it (they cannot be applied), or
+   *  when `confirmed.json` names more segments than are stored (lost at the end). */
   hole?: number;
+  /** The missing indexes `hole..holeUntil`, and the first stored segment after them (if any). */
+  holeUntil?: number;
+  resumes?: { index: number; key: string; firstCommitAt: number };
+  /** From `confirmed.json`: everything committed before this time is in segments 1..n. */
+  confirmed?: ConfirmedMeta;
   /** The newest restorable point: the last usable segment's newest commit or the base time, or
    *  later if the shipper confirmed that nothing more was committed until then. */
   to: number;
@@ -54,6 +60,33 @@ export interface RestorePlan {
   window: { from: number; to: number };
   /** Set when `allowGap` let a time inside a gap restore to the gap's start. */
   gap?: WalGap;
+  /** Why the chain cannot reach `requestedAt` (a missing segment, a gap): the restore replays what
+   *  it can and then fails naming this, unless the caller accepts the shortfall. */
+  shortfall?: WalShortfall;
+}
+
+/**
+ * A point the WAL chain cannot reach: the restore stops at `reachedAt` (exact once replayed).
+ *   missing-segment  segments `missing.from..missing.to` of `generation` are not on the target
+ *   corrupt-segment  segment `missing.from` failed its checks (found while replaying)
+ *   in-gap           the requested time lies between two generations that do not join
+ */
+export interface WalShortfall {
+  kind: 'missing-segment' | 'corrupt-segment' | 'in-gap';
+  generation: string;
+  requestedAt: number;
+  /** Restorable up to here: an upper bound when planned, the last applied commit's stamp after replay. */
+  reachedAt: number;
+  missing?: { from: number; to: number | null };
+  /** The last segment replayed before the hole, and the WAL position it ends at (after replay). */
+  lastIntact?: { index: number; committedUntil: number; walEnd?: { salt1: number; salt2: number; frame: number } };
+  /** Where shipped history starts again (the next stored segment, or the next generation), if it does. */
+  resumesAt?: number;
+  resumesWith?: string;
+  /** Changes committed in [lostFrom, lostUntil) are not in the backup (lostUntil null: unknown). */
+  lostFrom: number;
+  lostUntil: number | null;
+  reason: string;
 }
 
 /** Every generation on the target, oldest base first. */
@@ -87,18 +120,29 @@ export async function listWalGenerations(target: Target): Promise<{ generations:
       if (s.index !== usable.length + 1) break;
       usable.push(s);
     }
-    const hole = usable.length < segs.length ? usable.length + 1 : undefined;
+    const next = segs[usable.length];
+    let hole = next ? usable.length + 1 : undefined;
+    let holeUntil = next ? next.index - 1 : undefined;
     let to = usable[usable.length - 1]?.committedUntil ?? meta.baseAt;
-    if (hole === undefined && objs.some((o) => o.key === confirmedKey(g))) {
-      const c = JSON.parse((await readAll(await target.get(confirmedKey(g)))).toString('utf8')) as ConfirmedMeta;
-      if (c.index === usable.length && c.confirmedUntil > to) to = c.confirmedUntil;
+    let confirmed: ConfirmedMeta | undefined;
+    if (objs.some((o) => o.key === confirmedKey(g))) {
+      confirmed = JSON.parse((await readAll(await target.get(confirmedKey(g)))).toString('utf8')) as ConfirmedMeta;
+      if (hole === undefined && confirmed.index === usable.length && confirmed.confirmedUntil > to) to = confirmed.confirmedUntil;
+      // The uploader stores segments strictly before the confirmation naming them: more confirmed
+      // than stored means the last ones were lost on the target.
+      if (hole === undefined && confirmed.index > usable.length) {
+        hole = usable.length + 1;
+        holeUntil = confirmed.index;
+      }
     }
     generations.push({
       generation: g,
       meta,
       baseAt: meta.baseAt,
       segments: usable,
-      ...(hole === undefined ? {} : { hole }),
+      ...(hole === undefined ? {} : { hole, holeUntil }),
+      ...(next ? { resumes: { index: next.index, key: next.key, firstCommitAt: next.firstCommitAt } } : {}),
+      ...(confirmed ? { confirmed } : {}),
       to,
       bytes: meta.base.size + segs.reduce((n, s) => n + s.size, 0),
     });
@@ -130,8 +174,9 @@ export async function windowOf(target: Target): Promise<WalWindow | undefined> {
 
 /**
  * Which generation and segments restore the state at `at` (ms): the newest generation whose base
- * is not after `at`. Refuses a time before the window, inside a gap (unless `allowGap`: then the
- * gap's start), or past a missing segment.
+ * is not after `at`. Refuses a time before the window. A time past a missing segment or inside a
+ * gap is planned up to what can be reached, with `shortfall` saying why it stops there (restoreAt
+ * replays that much and then fails, unless `allowGap`).
  */
 export async function planRestore(target: Target, at: number, opts: { allowGap?: boolean } = {}): Promise<RestorePlan> {
   const w = await windowOf(target);
@@ -141,22 +186,50 @@ export async function planRestore(target: Target, at: number, opts: { allowGap?:
   const g = candidates[candidates.length - 1];
   if (!g) throw new WalError('before-window', `${iso(at)} is before the oldest restorable point ${iso(w.from)}`, { exitCode: 2 });
   let gap: WalGap | undefined;
-  if (at > g.to) {
-    if (g.hole !== undefined) {
-      throw new WalError('missing-segment', `generation ${g.generation} lacks segment ${g.hole}: it is restorable only up to ${iso(g.to)}`);
-    }
-    const found = w.gaps.find((x) => x.before === g.generation && at < x.to);
-    if (found) {
-      if (!opts.allowGap) {
-        throw new WalError('in-gap', `${iso(at)} falls in a gap of the WAL backups (${found.reason}): changes between ${iso(found.from)} and ${iso(found.to)} were not shipped; restorable points nearby: ${iso(found.from)} and ${iso(found.to)}`, { exitCode: 2 });
-      }
-      gap = found;
-    }
-  }
+  let shortfall: WalShortfall | undefined;
   const segments = g.segments.filter((s) => s.firstCommitAt <= at);
   const restoresTo = Math.max(g.baseAt, ...segments.map((s) => Math.min(s.committedUntil, at)));
-  return { generation: g, requestedAt: at, segments, restoresTo, window: { from: w.from, to: w.to }, ...(gap ? { gap } : {}) };
+  const last = g.segments[g.segments.length - 1];
+  const lastIntact = last ? { index: last.index, committedUntil: last.committedUntil } : undefined;
+  if (at > g.to) {
+    const found = w.gaps.find((x) => x.before === g.generation && at < x.to);
+    if (g.hole !== undefined) {
+      const resumesAt = g.resumes?.firstCommitAt ?? found?.to;
+      shortfall = {
+        kind: 'missing-segment',
+        generation: g.generation,
+        requestedAt: at,
+        reachedAt: g.to,
+        missing: { from: g.hole, to: g.holeUntil ?? null },
+        ...(lastIntact ? { lastIntact } : {}),
+        ...(resumesAt !== undefined ? { resumesAt, resumesWith: g.resumes?.key ?? found?.after } : {}),
+        lostFrom: g.to,
+        lostUntil: g.resumes?.firstCommitAt ?? g.confirmed?.confirmedUntil ?? found?.to ?? null,
+        reason: g.resumes ? `segment${g.resumes.index - g.hole > 1 ? 's' : ''} ${range(g.hole, g.resumes.index - 1)} missing on the target` : `segment${(g.holeUntil ?? g.hole) > g.hole ? 's' : ''} ${range(g.hole, g.holeUntil ?? g.hole)} (confirmed shipped) missing on the target`,
+      };
+    } else if (found) {
+      gap = found;
+      shortfall = {
+        kind: 'in-gap',
+        generation: g.generation,
+        requestedAt: at,
+        reachedAt: found.from,
+        ...(lastIntact ? { lastIntact } : {}),
+        resumesAt: found.to,
+        resumesWith: found.after,
+        lostFrom: found.from,
+        lostUntil: found.to,
+        reason: `changes were not shipped (${found.reason})`,
+      };
+      if (!opts.allowGap) {
+        throw new WalError('in-gap', `${iso(at)} falls in a gap of the WAL backups (${found.reason}): changes between ${iso(found.from)} and ${iso(found.to)} were not shipped; restorable points nearby: ${iso(found.from)} and ${iso(found.to)}`, { exitCode: 2, details: { shortfall } });
+      }
+    }
+  }
+  return { generation: g, requestedAt: at, segments, restoresTo, window: { from: w.from, to: w.to }, ...(gap ? { gap } : {}), ...(shortfall ? { shortfall } : {}) };
 }
+
+const range = (a: number, b: number) => (a === b ? `${a}` : `${a}-${b}`);
 
 /**
  * Retention: delete generations that no point at or after `keepFrom` needs (a later generation's

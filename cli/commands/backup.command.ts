@@ -1,8 +1,10 @@
 /**
  * `tapstack backup create|list|verify|restore|prune|keygen`: the operator's whole backup
  * experience. The engine lives in backup/engine; this file parses flags, wires the run, renders.
- * Exit codes: 0 ok, 1 a run failed (a target, a check), 2 usage or configuration (no recipients,
- * bad backup config, no identity), 78 invalid TAPSTACK_* settings.
+ * Exit codes: 0 ok, 1 a run failed (a target, a check, a wrong key, a gap in the WAL chain), 2 bad
+ * usage or input (flags, --identity unreadable, no identity given), 78 invalid or incomplete
+ * configuration (TAPSTACK_* settings, the backup config file, no recipients). Errors are reported
+ * by cli/output.ts (text on stderr, or one JSON document with --json).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +13,6 @@ import { createWalPointInTime } from '../../backup/wal/index.js';
 import { loadCatalog } from '../../backup/engine/catalog.js';
 import { scratchDir } from '../../backup/engine/lock.js';
 import { createBackup, type BackupKind } from '../../backup/engine/create.js';
-import { BackupError } from '../../backup/engine/errors.js';
 import { decryptionSpec, requireDecryptionSpec } from '../../backup/engine/keys.js';
 import { createCliProgress, silentProgress, type Progress } from '../../backup/engine/progress.js';
 import { pruneTargets } from '../../backup/engine/prune.js';
@@ -66,7 +67,7 @@ export function registerBackup(program: Command, ctx: Context): void {
     .addHelpText('after', '\nExample: tapstack backup create --kind full --target s3')
     .action((opts: Common & { kind: string; redis: boolean; wait: string }) =>
       run(async () => {
-        if (opts.kind !== 'full' && opts.kind !== 'incremental') throw new CliError('--kind must be full or incremental', 'usage', EXIT.usage);
+        if (opts.kind !== 'full' && opts.kind !== 'incremental') throw new CliError('--kind must be full or incremental', 'invalid-argument', EXIT.usage);
         const { config, settings, log } = setup(ctx, opts);
         const targets = selectTargets(settings, opts.target);
         const progress = progressFor(opts);
@@ -124,7 +125,9 @@ export function registerBackup(program: Command, ctx: Context): void {
           progress.stop();
           if (opts.json) printJson(result);
           else process.stdout.write(renderVerify(result.targets));
-          if (!result.ok) process.exitCode = result.targets.every((t) => t.status === 'no-backups') ? EXIT.ok : EXIT.failed;
+          // A wrong key is bad input (exit 2), unless something really failed too (exit 1).
+          const bad = result.targets.filter((t) => t.status !== 'ok' && t.status !== 'no-backups');
+          if (bad.length) process.exitCode = bad.every((t) => t.status === 'wrong-key') ? EXIT.usage : EXIT.failed;
         } finally {
           progress.stop();
         }
@@ -137,9 +140,11 @@ export function registerBackup(program: Command, ctx: Context): void {
     .option('--backup <id>', 'restore this backup')
     .option('--dry-run', 'print the plan and the available window; change nothing')
     .option('--stop-services', 'AIO/native: stop the app programs through supervisord first and start them again after')
-    .option('--force', 'ignore recent heartbeats of processes that are not running any more')
+    .option('--accept-gap', 'when the WAL chain cannot reach --at (a missing or damaged segment, a gap), restore the last point it reaches instead of failing')
+    .option('--restore-config', "also restore the backup's copy of the backup config (default: keep the current one)")
+    .option('--force', 'restore although the database holds recent heartbeats (a copy of another instance, a crash a moment ago); never overrides a live process')
     .addHelpText('after', '\nExamples:\n  tapstack backup restore --dry-run\n  tapstack backup restore --at 2026-11-22T10:00:00Z --identity ~/tapstack-backup.key --stop-services')
-    .action((opts: Common & KeyFlags & { at?: string; backup?: string; dryRun?: boolean; stopServices?: boolean; force?: boolean }) =>
+    .action((opts: Common & KeyFlags & { at?: string; backup?: string; dryRun?: boolean; stopServices?: boolean; force?: boolean; acceptGap?: boolean; restoreConfig?: boolean }) =>
       run(async () => {
         const { config, settings, log } = setup(ctx, opts);
         const targets = selectTargets(settings, opts.target);
@@ -158,6 +163,8 @@ export function registerBackup(program: Command, ctx: Context): void {
             spec,
             stopServices: Boolean(opts.stopServices),
             force: Boolean(opts.force),
+            acceptGap: Boolean(opts.acceptGap),
+            restoreConfig: Boolean(opts.restoreConfig),
             runDir,
             backupConfigFile: settingsFile(config, opts),
             progress,
@@ -231,7 +238,7 @@ function progressFor(opts: Common): Progress & { stop(): void } {
 
 function seconds(text: string): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new CliError(`--wait: "${text}" is not a number of seconds`, 'usage', EXIT.usage);
+  if (!Number.isFinite(n) || n < 0) throw new CliError(`--wait: "${text}" is not a number of seconds`, 'invalid-argument', EXIT.usage);
   return n;
 }
 
@@ -239,7 +246,7 @@ function usage<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    throw new CliError((err as Error).message, 'usage', EXIT.usage);
+    throw new CliError((err as Error).message, 'invalid-argument', EXIT.usage);
   }
 }
 
@@ -259,12 +266,7 @@ function summary(m: import('../../backup/snapshot/manifest.js').TapstackManifest
   };
 }
 
-/** BackupErrors become CliErrors (their code and exit status). */
+/** Runs an action; BackupErrors (code, exit status, details) are reported by cli/output.ts. */
 async function run(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof BackupError) throw new CliError(err.message, err.code, err.exitCode);
-    throw err;
-  }
+  await fn();
 }

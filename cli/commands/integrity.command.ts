@@ -1,7 +1,7 @@
 /** `tapstack integrity check`: balances equal their ledger sums and the hash chain is intact. */
 import type { Command } from 'commander';
 import { checkIntegrity } from '../../services/shared/integrity.js';
-import { EXIT, type Context } from '../context.js';
+import { CliError, EXIT, type Context } from '../context.js';
 import { printJson } from '../output.js';
 
 export function registerIntegrity(program: Command, ctx: Context): void {
@@ -12,7 +12,9 @@ export function registerIntegrity(program: Command, ctx: Context): void {
     .option('--json', 'print the full report as JSON')
     .option('--max-problems <n>', 'list at most this many problems', '100')
     .action((opts: { json?: boolean; maxProblems: string }) => {
-      const report = checkIntegrity(ctx.db(), { maxListed: Math.max(1, Number(opts.maxProblems) || 100) });
+      const maxListed = /^\d+$/.test(opts.maxProblems) ? Number(opts.maxProblems) : 0;
+      if (maxListed < 1) throw new CliError(`--max-problems: "${opts.maxProblems}" is not a positive integer`, 'invalid-argument', EXIT.usage);
+      const report = checkIntegrity(ctx.db(), { maxListed });
       if (opts.json) printJson(report);
       else if (report.ok) {
         process.stdout.write(`integrity OK: ${report.rows} ledger rows, ${report.accounts} accounts, chain head #${report.head.seq} ${report.head.hash} (${report.durationMs} ms)\n`);

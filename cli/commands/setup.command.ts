@@ -1,7 +1,6 @@
 /** `tapstack setup`: prepare the installation before the processes start (cli/setup/setup.ts). */
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
-import { toCliError } from '../context.js';
 import { printJson } from '../output.js';
 import { runSetup } from '../setup/setup.js';
 
@@ -16,18 +15,11 @@ export function registerSetup(program: Command, ctx: Context): void {
     )
     .option('--json', 'print what each step did as JSON')
     .action((opts: { json?: boolean }) => {
-      try {
-        const report = runSetup(ctx.config(), process.env);
-        if (opts.json) return printJson(report);
-        for (const s of report.steps) process.stdout.write(`tapstack setup: ${s.status.padEnd(7)} ${s.step.padEnd(15)} ${s.detail}\n`);
-        for (const w of report.warnings) process.stderr.write(`tapstack setup: warning: ${w}\n`);
-        process.stdout.write(`tapstack setup: ready (install ${report.installId})\n`);
-      } catch (err) {
-        if (opts.json) {
-          const e = toCliError(err);
-          printJson({ ok: false, error: { code: e.code, message: e.message, exitCode: e.exitCode } });
-        }
-        throw err;
-      }
+      // A refusal is thrown: cli/output.ts reports it (exit 10-15/78; with --json as one document).
+      const report = runSetup(ctx.config(), process.env);
+      if (opts.json) return printJson(report);
+      for (const s of report.steps) process.stdout.write(`tapstack setup: ${s.status.padEnd(7)} ${s.step.padEnd(15)} ${s.detail}\n`);
+      for (const w of report.warnings) process.stderr.write(`tapstack setup: warning: ${w}\n`);
+      process.stdout.write(`tapstack setup: ready (install ${report.installId})\n`);
     });
 }

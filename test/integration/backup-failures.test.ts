@@ -80,17 +80,25 @@ test('a missing object is detected and named', async (t) => {
   await expectDetected(t, app, key, /is missing/, 'object-missing', dbBefore);
 });
 
-test('a wrong key is reported as such', async (t) => {
+test('a wrong key is reported as such and never changes the recorded verification', async (t) => {
   const { app, dbBefore } = await backedUp();
+  const good = await runCli(['backup', 'verify', '--identity', app.keyFile, '--no-drill', '--json'], app.env);
+  t.is(good.code, 0, good.stdout);
   const other = path.join(app.root, 'other.key');
   fs.writeFileSync(other, formatIdentityFile(generateKeyPair().identity), { mode: 0o600 });
   const verified = await runCli(['backup', 'verify', '--identity', other, '--json'], app.env);
-  t.is(verified.code, 1);
-  const chunkProblems = verified.json.targets[0].record.problems.filter((p: string) => p.includes('chunks/'));
-  t.true(chunkProblems.length > 0 && chunkProblems.every((p: string) => /cannot be decrypted with the given key\(s\): wrong identity/.test(p)), verified.stdout);
+  t.is(verified.code, 2, 'a wrong key is bad input');
+  t.like(verified.json.targets[0], { status: 'wrong-key', error: { code: 'wrong-key' } });
+  t.regex(verified.json.targets[0].error.message, /cannot be decrypted with the given key\(s\).*recorded verification is unchanged/);
+  t.is(verified.json.targets[0].record, undefined, 'no verification record');
+  const text = await runCli(['backup', 'verify', '--identity', other], app.env);
+  t.regex(text.stdout, /WRONG KEY \[wrong-key\]/);
+  const listed = await runCli(['backup', 'list', '--json'], app.env);
+  t.like(listed.json[0].backups.at(-1).verify, { ok: true, level: 'decrypt' }, 'still the good verification');
   const restore = await runCli(['backup', 'restore', '--identity', other], app.env);
-  t.is(restore.code, 1);
+  t.is(restore.code, 2);
   t.regex(restore.stderr, /wrong identity or passphrase.*\[wrong-key\]/);
+  t.notRegex(restore.stderr, /verification .* failed/, 'no warning about a failed verification');
   t.deepEqual(fs.readFileSync(app.dbFile), dbBefore);
   const none = await runCli(['backup', 'verify'], app.env);
   t.is(none.code, 2);
@@ -159,15 +167,15 @@ test('kill -9 mid-upload leaves no listed backup; the next run succeeds and prun
   await target.close?.();
 });
 
-test('no recipient configured: refuse with exit 2 and say how to make one', async (t) => {
+test('no recipient configured: refuse with exit 78 (configuration) and say how to make one', async (t) => {
   const app = makeAppliance({ targets: [] });
   fs.writeFileSync(app.configFile, JSON.stringify({ targets: [localTarget(app.root)] }));
   const r = await runCli(['backup', 'create'], { ...app.env, TAPSTACK_BACKUP_RECIPIENTS: '' });
-  t.is(r.code, 2);
+  t.is(r.code, 78);
   t.regex(r.stderr, /tapstack backup keygen.*TAPSTACK_BACKUP_RECIPIENTS.*\[no-recipients\]/s);
 });
 
-test('an invalid backup config lists every problem and exits 2', async (t) => {
+test('an invalid backup config lists every problem and exits 78 (configuration)', async (t) => {
   const app = makeAppliance({ targets: [] });
   fs.writeFileSync(
     app.configFile,
@@ -183,11 +191,11 @@ test('an invalid backup config lists every problem and exits 2', async (t) => {
     }),
   );
   const r = await runCli(['backup', 'list'], app.env);
-  t.is(r.code, 2);
+  t.is(r.code, 78);
   for (const p of [/targets\.0\.schedule: not a valid cron/, /targets\.1\.retention\.keepWithin/, /targets\.3\.type/, /drill: not a valid cron/, /extra/]) t.regex(r.stderr, p);
   fs.writeFileSync(app.configFile, JSON.stringify({ targets: [{ type: 'local', name: 'a', path: '/x' }, { type: 'local', name: 'a', path: '/y' }, { type: 'rsync', name: 'r', url: 'ssh://h/x' }] }));
   const r2 = await runCli(['backup', 'list'], app.env);
-  t.is(r2.code, 2);
+  t.is(r2.code, 78);
   t.regex(r2.stderr, /"a" is used by two targets/);
   t.regex(r2.stderr, /targets\.2\.sshKeyFile: required for ssh:\/\/ targets/);
 });

@@ -15,7 +15,7 @@ import type { Target } from '../../backup/contracts.js';
 import { generateKeyPair } from '../../backup/crypto/index.js';
 import { createTarget } from '../../backup/targets/index.js';
 import type { PointInTimeExtension } from '../../backup/engine/restore.js';
-import { createWalPointInTime, createWalShipper, isWalError, pruneWal, restoreAt, windowOf, type ShippedSegment, type WalShipper, type WalShipperOptions } from '../../backup/wal/index.js';
+import { createWalPointInTime, createWalShipper, isWalError, pruneWal, restoreAt, windowOf, type ShippedSegment, type WalError, type WalShipper, type WalShipperOptions } from '../../backup/wal/index.js';
 import { CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES } from '../../services/shared/db/database.js';
 import { createLogger } from '../../services/shared/logger.js';
 import { freshDb, tempDir } from '../helpers/env.js';
@@ -335,6 +335,11 @@ test('a damaged, missing or wrongly keyed segment is detected with a clear error
   fs.rmSync(path.join(r.targetDir, segs[1]!.key));
   const missing = await t.throwsAsync(restoreAt({ target: r.target, identities: [r.identity], at: Date.now(), outFile: path.join(r.dir, 'hole.db') }));
   t.true(isWalError(missing, 'missing-segment'), String(missing));
+  t.like((missing as WalError).details, { shortfall: { missing: { from: segs[1]!.index }, reachedAt: segs[0]!.committedUntil } }, 'replayed up to the hole, then failed naming it');
+  t.false(fs.existsSync(path.join(r.dir, 'hole.db')));
+  const accepted = await restoreAt({ target: r.target, identities: [r.identity], at: Date.now(), outFile: path.join(r.dir, 'hole.db'), allowGap: true });
+  t.is(accepted.restoredTo, segs[0]!.committedUntil, 'allowGap restores exactly to the hole');
+  t.like(accepted.shortfall, { kind: 'missing-segment', reachedAt: segs[0]!.committedUntil });
 });
 
 test("SQLite's PASSIVE auto-checkpoint (the app's safety valve) loses nothing while the shipper runs", async (t) => {
@@ -408,7 +413,9 @@ test("the engine's point-in-time hook rebuilds the restored copy at T, and keeps
   const w = (await hook.window(r.target, undefined as never))!;
   t.true(w.from <= a[0]!.t0 && w.to >= b[b.length - 1]!.t0);
   // Before the window: the snapshot stays as it is.
-  t.deepEqual(await hook.replay(r.target, { snapshotAt: 5 } as never, copy, w.from - 1000, { identities: [r.identity] }), { replayedUntil: 5, segments: 0 });
+  const kept = await hook.replay(r.target, { snapshotAt: 5 } as never, copy, w.from - 1000, { identities: [r.identity] });
+  t.like(kept, { replayedUntil: 5, segments: 0 });
+  t.regex(kept.note ?? '', /continuous \(WAL\) backups start after .*: restoring the snapshot of/, 'and says so');
 });
 
 test('a short target outage is ridden out; a long one gives up the generation and starts a new one', async (t) => {

@@ -1,6 +1,11 @@
 import BetterSqlite3 from 'better-sqlite3';
 import path from 'node:path';
 import test from 'ava';
+import fs from 'node:fs';
+import { formatIdentityFile, generateKeyPair } from '../../backup/crypto/index.js';
+import { adminMovement } from '../../services/shared/accounts.js';
+import { openDb } from '../../services/shared/db/database.js';
+import { migrate } from '../../services/shared/db/migrate.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/env.js';
 
@@ -163,4 +168,144 @@ test('a bad configuration is refused listing every bad variable', async (t) => {
   t.is(r.code, 78);
   t.regex(r.stderr, /TAPSTACK_HTTP_PORT/);
   t.regex(r.stderr, /TAPSTACK_CURRENCY_DECIMALS/);
+});
+
+/**
+ * Every command's error paths, table-driven (README "Admin CLI"): the exit status (0 ok, 1 the
+ * operation failed, 2 bad usage or input, 78 invalid configuration; setup's own 10-15), the
+ * stable code, and the two renderings: text (`tapstack: error: ... [code]` on stderr, nothing on
+ * stdout) and `--json` (exactly one `{"ok":false,"error":{code,message,exitCode}}` document on
+ * stdout, nothing on stderr). A few cases per ava test, so each test reports well within ava's
+ * timeout on a loaded machine.
+ */
+interface ErrorCase {
+  args: string[];
+  exit: number;
+  code: string;
+  /** The code with --json, when adding the flag changes the error (a command without --json). */
+  jsonCode?: string;
+  env?: Record<string, string>;
+}
+
+/** `--json` before the first option (so it is never taken as an option's value), else last. */
+const withJson = (args: string[]) => {
+  const i = args.findIndex((a) => a.startsWith('-'));
+  return i === -1 ? [...args, '--json'] : [...args.slice(0, i), '--json', ...args.slice(i)];
+};
+
+/** One data dir for the cases that need state: a migrated database with one account, keys, configs. */
+function errorFixture() {
+  const dir = tempDir();
+  const db = openDb(path.join(dir, 'tapstack.db'), { synchronous: 'NORMAL' });
+  migrate(db);
+  adminMovement(db, { address: ALICE, direction: 'credit', amount: 2550, ref: 'deposit-1' }, Date.now());
+  db.close();
+  const target = path.join(dir, 'target');
+  fs.mkdirSync(target);
+  const configFile = path.join(dir, 'backup.json');
+  fs.writeFileSync(configFile, JSON.stringify({ targets: [{ type: 'local', name: 'usb', path: target }] }));
+  const badConfig = path.join(dir, 'bad-backup.json');
+  fs.writeFileSync(badConfig, JSON.stringify({ targets: [{ type: 'ftp', name: 'f' }] }));
+  const exists = path.join(dir, 'exists.key');
+  fs.writeFileSync(exists, 'x');
+  const pair = generateKeyPair();
+  const keyFile = path.join(dir, 'id.key');
+  fs.writeFileSync(keyFile, formatIdentityFile(pair.identity), { mode: 0o600 });
+  const env = { TAPSTACK_DATA_DIR: dir, TAPSTACK_BACKUP_CONFIG_FILE: configFile, TAPSTACK_BACKUP_RECIPIENTS: pair.recipient };
+  return { dir, env, badConfig, exists, keyFile };
+}
+
+function errorTests(title: string, env: Record<string, string>, cases: ErrorCase[], per = 4) {
+  for (let i = 0; i < cases.length; i += per) {
+    const chunk = cases.slice(i, i + per);
+    test(`error paths: ${title}: ${chunk.map((c) => c.code).join(', ')}`, async (t) => {
+      for (const c of chunk) {
+        const e = { ...env, ...c.env };
+        const what = `${c.args.join(' ')} (${c.code})`;
+        const text = await runCli(c.args, e);
+        t.is(text.code, c.exit, `${what}: ${text.stderr}`);
+        t.regex(text.stderr, new RegExp(`^tapstack: error: [^]*\\[${c.code}\\]\n$`, 'm'), what);
+        t.is(text.stdout, '', `${what}: nothing on stdout`);
+        const json = await runCli(withJson(c.args), e);
+        t.is(json.code, c.exit, `${what} --json: ${json.stdout}${json.stderr}`);
+        t.is(json.stderr, '', `${what} --json: nothing on stderr`);
+        t.deepEqual(json.json && Object.keys(json.json), ['ok', 'error'], `${what} --json: one document: ${json.stdout}`);
+        t.like(json.json, { ok: false, error: { code: c.jsonCode ?? c.code, exitCode: c.exit } }, what);
+        t.true(typeof json.json?.error.message === 'string' && json.json.error.message.length > 0, what);
+      }
+    });
+  }
+}
+
+const fx = errorFixture();
+const empty = tempDir();
+const BOB = '0x71c7656ec7ab88b098defb751b7401b5f6d8976f';
+
+errorTests('the command line itself (exit 2)', { TAPSTACK_DATA_DIR: empty }, [
+  { args: [], exit: 2, code: 'usage', jsonCode: 'unknown-option' },
+  { args: ['account'], exit: 2, code: 'usage', jsonCode: 'unknown-option' },
+  { args: ['frobnicate'], exit: 2, code: 'unknown-command' },
+  { args: ['migrate', '--bogus'], exit: 2, code: 'unknown-option' },
+  { args: ['account', 'credit', alice, '1'], exit: 2, code: 'missing-option' },
+  { args: ['account', 'credit', alice, '--ref', 'x'], exit: 2, code: 'missing-argument' },
+  { args: ['account', 'show', alice, 'extra'], exit: 2, code: 'excess-arguments' },
+  { args: ['ledger', 'query', '--limit'], exit: 2, code: 'missing-option-value' },
+]);
+
+errorTests('configuration (78), no database (1), setup (10-15)', { TAPSTACK_DATA_DIR: empty }, [
+  { args: ['config', 'check'], exit: 78, code: 'invalid-config', env: { TAPSTACK_HTTP_PORT: 'x' } },
+  { args: ['integrity', 'check'], exit: 78, code: 'invalid-config', env: { TAPSTACK_CURRENCY_DECIMALS: '12' } },
+  { args: ['integrity', 'check'], exit: 1, code: 'no-database' },
+  { args: ['migrate', '--status'], exit: 1, code: 'no-database' },
+  { args: ['ledger', 'query'], exit: 1, code: 'no-database' },
+  { args: ['account', 'show', alice], exit: 1, code: 'no-database' },
+  { args: ['account', 'credit', alice, '1', '--ref', 'x'], exit: 1, code: 'no-database' },
+  { args: ['setup'], exit: 10, code: 'data-dir-missing', env: { TAPSTACK_DATA_DIR: path.join(empty, 'missing') } },
+]);
+
+errorTests('account input (2) and refused movements (1)', fx.env, [
+  { args: ['account', 'credit', '0x1234', '1', '--ref', 'a'], exit: 2, code: 'invalid-argument' },
+  { args: ['account', 'credit', '0xAB5801a7D398351b8bE11C439e05C5B3259aeC9B', '1', '--ref', 'a'], exit: 2, code: 'invalid-argument' },
+  { args: ['account', 'credit', alice, '1.234', '--ref', 'a'], exit: 2, code: 'invalid-argument' },
+  { args: ['account', 'credit', alice, '0', '--ref', 'a'], exit: 2, code: 'invalid-amount' },
+  { args: ['account', 'credit', alice, '1', '--ref', 'bet:1:stake'], exit: 2, code: 'invalid-ref' },
+  { args: ['account', 'credit', alice, '1', '--ref', 'has space'], exit: 2, code: 'invalid-ref' },
+  { args: ['account', 'debit', alice, '1', '--ref', 'sys:x'], exit: 2, code: 'invalid-ref' },
+  { args: ['account', 'credit', alice, '1', '--ref', 'a', '--timeout', 'soon'], exit: 2, code: 'invalid-argument' },
+  { args: ['account', 'credit', alice, '30', '--ref', 'deposit-1'], exit: 1, code: 'ref-conflict' },
+  { args: ['account', 'debit', alice, '30', '--ref', 'wd-1'], exit: 1, code: 'insufficient-funds' },
+  { args: ['account', 'debit', BOB, '1', '--ref', 'wd-2'], exit: 1, code: 'unknown-account' },
+  { args: ['account', 'show', 'nobody'], exit: 2, code: 'invalid-argument' },
+  { args: ['account', 'show', BOB], exit: 1, code: 'unknown-account' },
+]);
+
+errorTests('ledger and integrity input (2)', fx.env, [
+  { args: ['ledger', 'query', '--since', 'yesterday-ish'], exit: 2, code: 'invalid-argument' },
+  { args: ['ledger', 'query', '--limit', '0'], exit: 2, code: 'invalid-argument' },
+  { args: ['ledger', 'query', '--after-seq', 'x'], exit: 2, code: 'invalid-argument' },
+  { args: ['ledger', 'query', '--address', '0xzz'], exit: 2, code: 'invalid-argument' },
+  { args: ['ledger', 'query', '--kind', 'bonus'], exit: 2, code: 'invalid-argument' },
+  { args: ['integrity', 'check', '--max-problems', 'none'], exit: 2, code: 'invalid-argument' },
+]);
+
+errorTests('backup (78 configuration, 2 flags and keys, 1 failed operations)', fx.env, [
+  { args: ['backup', 'create'], exit: 78, code: 'no-targets', env: { TAPSTACK_BACKUP_CONFIG_FILE: path.join(fx.dir, 'none.json') } },
+  { args: ['backup', 'list', '--config', fx.badConfig], exit: 78, code: 'invalid-backup-config' },
+  { args: ['backup', 'create'], exit: 78, code: 'no-recipients', env: { TAPSTACK_BACKUP_RECIPIENTS: '' } },
+  { args: ['backup', 'create', '--kind', 'weekly'], exit: 2, code: 'invalid-argument' },
+  { args: ['backup', 'create', '--wait', 'soon'], exit: 2, code: 'invalid-argument' },
+  { args: ['backup', 'create', '--target', 'nope'], exit: 2, code: 'unknown-target' },
+  { args: ['backup', 'verify'], exit: 2, code: 'no-identity' },
+  { args: ['backup', 'verify', '--identity', path.join(fx.dir, 'no-such.key')], exit: 2, code: 'identity-unreadable' },
+  { args: ['backup', 'verify', '--identity', fx.exists], exit: 2, code: 'bad-identity' },
+  { args: ['backup', 'restore', '--at', 'yesterday-ish', '--identity', fx.keyFile], exit: 2, code: 'invalid-argument' },
+  { args: ['backup', 'restore', '--identity', fx.keyFile], exit: 1, code: 'no-backup' },
+  { args: ['backup', 'restore', '--backup', 'nope', '--identity', fx.keyFile], exit: 1, code: 'unknown-backup' },
+  { args: ['backup', 'keygen', '--out', fx.exists], exit: 2, code: 'keygen-out' },
+]);
+
+test('error paths: the refused movements changed nothing', async (t) => {
+  // Runs alongside the cases above; whatever their order, none of them may add a row.
+  const rows = await runCli(['ledger', 'query', '--json'], fx.env);
+  t.deepEqual(rows.json.map((r: { ref: string }) => r.ref), ['deposit-1']);
 });

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/env.js';
 import { freePort, waitFor } from '../helpers/ports.js';
@@ -32,13 +32,14 @@ const nginxOut = () => (nginxLog && fs.existsSync(nginxLog) ? fs.readFileSync(ng
 let nginxExit: Promise<unknown> = Promise.resolve();
 const seen: { api: http.IncomingHttpHeaders[]; realtime: http.IncomingHttpHeaders[] } = { api: [], realtime: [] };
 const servers: http.Server[] = [];
+let apiServer: http.Server | undefined;
 const sockets = new Set<Duplex>();
 
 const certFile = () => path.join(dirs.tls, 'cert.pem');
 const keyFile = () => path.join(dirs.tls, 'key.pem');
 
 /** One request, one fresh connection (no agent: a reload must be seen by the next request). */
-function request(url: string, opts: { method?: string; headers?: Record<string, string>; ca?: Buffer } = {}): Promise<Reply> {
+function request(url: string, opts: { method?: string; headers?: Record<string, string>; ca?: Buffer; body?: Buffer } = {}): Promise<Reply> {
   const u = new URL(url);
   const tlsOpts = u.protocol === 'https:' ? (opts.ca ? { ca: opts.ca, servername: 'localhost' } : { rejectUnauthorized: false }) : {};
   return new Promise((resolve, reject) => {
@@ -49,7 +50,7 @@ function request(url: string, opts: { method?: string; headers?: Record<string, 
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
 const httpsUrl = (p: string) => `https://127.0.0.1:${ports.https}${p}`;
@@ -102,12 +103,13 @@ test.before(async () => {
 
   // The API stand-in echoes what it received, and sets a header the edge must override.
   await listen(
-    http.createServer((req, res) => {
+    (apiServer = http.createServer((req, res) => {
       seen.api.push(req.headers);
+      if (req.url === '/api/own-503') return void res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '7' }).end('{"error":{"code":"draining","message":"x"}}');
       res.setHeader('Content-Type', 'application/json');
       res.setHeader('X-Frame-Options', 'SAMEORIGIN');
       res.end(JSON.stringify({ url: req.url, headers: req.headers }));
-    }),
+    })),
     ports.api,
   );
   // The realtime stand-in accepts a WebSocket upgrade and echoes bytes.
@@ -260,6 +262,29 @@ function upgrade(): Promise<{ status: number; socket?: Duplex }> {
   });
 }
 
+/** Like upgrade(), for a refusal: its status, headers and body. */
+function upgradeReply(): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(httpsUrl('/socket.io/?EIO=4&transport=websocket'), {
+      rejectUnauthorized: false,
+      agent: false,
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      reject(new Error(`upgraded (${res.statusCode}) instead of refused`));
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 test.serial('WebSocket connections are capped per client address', async (t) => {
   // Let nginx notice the tunnel the previous test closed, so it no longer counts.
   await new Promise((r) => setTimeout(r, 200));
@@ -282,10 +307,71 @@ test.serial('a burst on /api/auth is answered 429 by the stricter zone', async (
   const codes = replies.map((r) => r.status);
   t.true(codes.includes(200), codes.join(','));
   t.true(codes.filter((c) => c === 429).length >= 15, codes.join(','));
-  SECURITY_HEADERS(t, replies.find((r) => r.status === 429)!, '429');
+  const refused = replies.find((r) => r.status === 429)!;
+  SECURITY_HEADERS(t, refused, '429');
+  jsonError(t, refused, 'rate-limited', '1');
   // The general /api zone is far larger: the same burst elsewhere passes.
   const api = await Promise.all(Array.from({ length: 30 }, () => request(httpsUrl('/api/grid'))));
   t.true(api.every((r) => r.status === 200));
+});
+
+/** nginx's own error answer: the API's JSON envelope with a stable code, and Retry-After. */
+function jsonError(t: ExecutionContext, r: Reply, code: string, retryAfter: string | undefined): void {
+  t.regex(String(r.headers['content-type']), /^application\/json/, `${r.status}: content type`);
+  t.deepEqual(Object.keys(JSON.parse(r.body).error).sort(), ['code', 'message'], r.body);
+  t.is(JSON.parse(r.body).error.code, code, r.body);
+  t.is(r.headers['retry-after'], retryAfter, `${r.status}: Retry-After`);
+}
+
+test.serial('a body over the limit on /api is refused 413 with a JSON error', async (t) => {
+  const before = seen.api.length;
+  const r = await request(httpsUrl('/api/bets'), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: Buffer.alloc(100 * 1024, 0x20) });
+  t.is(r.status, 413);
+  jsonError(t, r, 'body-too-large', undefined);
+  SECURITY_HEADERS(t, r, '413');
+  t.is(seen.api.length, before, 'the API was not asked');
+});
+
+test.serial('too many WebSocket connections are refused 429 with a JSON error', async (t) => {
+  const open: Duplex[] = [];
+  try {
+    for (let n = 0; n < 10; n++) {
+      const r = await upgrade();
+      if (r.socket) open.push(r.socket);
+    }
+    const refused = await upgradeReply();
+    t.is(refused.status, 429);
+    jsonError(t, refused, 'rate-limited', '1');
+  } finally {
+    for (const s of open) s.destroy();
+  }
+  await waitFor(async () => (await upgrade()).status === 101, 'the slots to free up', 5000);
+});
+
+test.serial("the API's own error answers pass through untouched", async (t) => {
+  const r = await request(httpsUrl('/api/own-503'));
+  t.is(r.status, 503);
+  t.is(JSON.parse(r.body).error.code, 'draining');
+  t.is(r.headers['retry-after'], '7', 'one Retry-After, the API\'s');
+});
+
+test.serial('with the API down, /api answers 502 with a JSON error and Retry-After', async (t) => {
+  const api = apiServer!;
+  await new Promise((r) => {
+    api.close(r);
+    api.closeAllConnections();
+  });
+  try {
+    const r = await request(httpsUrl('/api/market'));
+    t.is(r.status, 502);
+    jsonError(t, r, 'unavailable', '5');
+    SECURITY_HEADERS(t, r, '502');
+    // Static files keep nginx's plain pages: only /api/ and /socket.io/ speak JSON.
+    t.regex((await request(httpsUrl('/no-such-file'))).headers['content-type'] ?? '', /text\/html/);
+  } finally {
+    await new Promise<void>((resolve) => api.listen(ports.api, '127.0.0.1', resolve));
+  }
+  await waitFor(async () => (await request(httpsUrl('/api/market'))).status === 200, 'the API to be reachable again', 10_000);
 });
 
 test.serial('sslscan: only TLS 1.2 and 1.3, and only AEAD cipher suites', async (t) => {
