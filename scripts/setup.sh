@@ -9,6 +9,9 @@ packages=(redis-server redis-tools supervisor nginx sqlite3 openssl curl ca-cert
 if [ "${1:-}" = "--test" ]; then
   # Validators and probes the test suite runs (TOOLING.md): compose 1.29, sslscan, shellcheck, wrk.
   packages+=(procps docker-compose sslscan shellcheck wrk age openssh-server util-linux)
+  # The images tier (test/images, TOOLING.md "Building and running the images with podman"):
+  # podman with runc, its networking, and debootstrap for the stand-in base images.
+  packages+=(podman uidmap slirp4netns fuse-overlayfs debootstrap netavark aardvark-dns containernetworking-plugins catatonit runc)
 fi
 
 missing=()
