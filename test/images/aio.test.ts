@@ -184,7 +184,8 @@ test.serial('a read-only volume is refused (exit 12)', async (t) => {
 });
 
 test.serial('a volume with less free space than TAPSTACK_DATA_MIN_FREE_MB is refused (exit 13)', async (t) => {
-  const r = await oneOff(['--tmpfs', '/data:rw,size=64m,mode=1777']);
+  // U=true: the tmpfs belongs to the image's user, as a prepared volume would (podman's option).
+  const r = await oneOff(['--mount', 'type=tmpfs,destination=/data,tmpfs-size=64m,U=true']);
   t.is(r.code, 13, r.stderr);
   t.regex(r.stderr, /data-low-space/);
   t.regex(r.stderr, /TAPSTACK_DATA_MIN_FREE_MB requires 256 MB/);

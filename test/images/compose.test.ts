@@ -15,7 +15,7 @@ import path from 'node:path';
 import test from 'ava';
 import { Wallet } from 'ethers';
 import type { Socket } from 'socket.io-client';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { cleanProcessEnv } from '../helpers/env.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { REPO, acquireLock, buildImage, healthOf, inspect, newPrefix, podman, podmanOk, prepareMachine, removeRun, secondsSince, sh, startHelpers, sweepLeftovers, type Helpers } from './podman.js';
@@ -138,9 +138,10 @@ function deriveComposeFile(): { file: string; dropped: string[] } {
       }
     }
   }
-  // Anchors were resolved by the merge: write the plain document (YAML aliases would share objects).
+  // Anchors were resolved by the merge. Written as JSON (which is YAML): every string stays quoted,
+  // so docker-compose's YAML 1.1 parser cannot read `restart: "no"` as the boolean false.
   const file = path.join('/var/tmp/tapstack-images-test', `${project}.compose.yaml`);
-  fs.writeFileSync(file, stringify(JSON.parse(JSON.stringify(doc)), { aliasDuplicateObjects: false }));
+  fs.writeFileSync(file, JSON.stringify(doc, null, 2));
   return { file, dropped };
 }
 

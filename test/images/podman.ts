@@ -163,7 +163,7 @@ export async function startHelpers(prefix: string): Promise<Helpers> {
   fs.mkdirSync(STATE, { recursive: true });
   const socket = path.join(STATE, `${prefix}podman.sock`);
   fs.rmSync(socket, { force: true });
-  const child: ChildProcess = spawn(path.join(REPO, 'scripts', 'images', 'helpers.sh'), [socket, prefix, '2'], { env: podmanEnv(), stdio: 'ignore' });
+  const child: ChildProcess = spawn(path.join(REPO, 'scripts', 'images', 'helpers.sh'), [socket, prefix, '5'], { env: podmanEnv(), stdio: 'ignore' });
   const pidFile = path.join(STATE, `${prefix}helpers.pid`);
   fs.writeFileSync(pidFile, String(child.pid));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
