@@ -189,6 +189,21 @@ export async function inspect(name: string): Promise<any> {
   return info;
 }
 
+export interface PsRow {
+  state: string;
+  health: string;
+  exitCode: number;
+}
+
+/**
+ * Every container whose name starts with `prefix`, in ONE `podman ps` (polling each container with
+ * its own `inspect` would add dozens of podman processes a second to the machine's load).
+ */
+export async function ps(prefix: string): Promise<Map<string, PsRow>> {
+  const rows = JSON.parse((await podmanOk(['ps', '-a', '--format', 'json', '--filter', `name=^${prefix}`])) || '[]') as { Names: string[]; State: string; Status: string; ExitCode: number }[];
+  return new Map(rows.map((r) => [r.Names[0]!, { state: r.State, health: /\((healthy|unhealthy|starting)\)/.exec(r.Status)?.[1] ?? 'none', exitCode: r.ExitCode }]));
+}
+
 export function healthOf(info: any): string {
   return info?.State?.Health?.Status ?? info?.State?.Healthcheck?.Status ?? 'none';
 }
@@ -198,11 +213,11 @@ export async function waitHealthy(name: string, since: number, timeoutMs: number
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    const info = await inspect(name).catch(() => undefined);
-    last = healthOf(info);
+    const row = (await ps(name).catch(() => new Map<string, PsRow>())).get(name);
+    last = row?.health ?? 'absent';
     if (last === 'healthy') return (Date.now() - since) / 1000;
-    if (info && !info.State?.Running && info.State?.Status === 'exited') break;
-    await new Promise((r) => setTimeout(r, 500));
+    if (row?.state === 'exited') break;
+    await new Promise((r) => setTimeout(r, 1000));
   }
   throw new Error(`${name} not healthy (${last}) after ${Math.round((Date.now() - since) / 1000)} s:\n${(await logs()).slice(-5000)}`);
 }
