@@ -277,7 +277,7 @@ test.serial('app containers stop promptly on SIGTERM while Redis is unavailable'
 });
 
 test.serial('the backup service takes a scheduled backup holding SQLite and Redis', async (t) => {
-  const config = { targets: [{ type: 'local', name: 'local', path: '/data/backup-target', incrementalSchedule: '* * * * *', schedule: '' }], drill: '' };
+  const config = { targets: [{ type: 'local', name: 'local', path: '/data/backup-target', incrementalSchedule: '* * * * *', schedule: '0 3 * * *' }], drill: '' };
   const w = await execIn('backup', ['sh', '-c', `mkdir -p /data/backup-target && cat > /data/backup.json <<'EOF'\n${JSON.stringify(config)}\nEOF`]);
   t.is(w.code, 0, w.stderr);
   await composeOk(['restart', 'backup']);
