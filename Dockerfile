@@ -4,7 +4,7 @@
 #   docker build -t tapstack/app:0.1.0 .
 
 # ---- build: compile TypeScript and the native better-sqlite3 module once, then drop dev deps ----
-FROM node:20.18.1-bookworm-slim AS build
+FROM node:20.20.2-bookworm-slim AS build
 # better-sqlite3 is native: when no prebuilt binary can be fetched it compiles with node-gyp.
 # Versions are left to the pinned base image's Debian snapshot (pinning apt versions breaks builds
 # as soon as Debian ships a security update and drops the old one).
@@ -15,16 +15,24 @@ RUN apt-get update \
 ENV npm_config_nodedir=/usr/local
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# npm can exit 0 when a fetch failed half-way: prove the tree is complete and the native module
+# was really compiled, or fail the build here.
+RUN npm ci --no-audit --no-fund \
+ && npm ls --silent > /dev/null \
+ && test -f node_modules/better-sqlite3/build/Release/better_sqlite3.node
 # Sources only (.dockerignore keeps out node_modules, dist, data, tests, .git ...).
 COPY . .
+# `npm run build` compiles the server and, when web/ has a Vite app, builds it into web/dist.
+# What nginx serves: web/dist when the app was built, else the plain web/ directory.
 # Fail the build, not the first start, if the native module did not really build.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
- && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1 as ok').get()"
+ && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1 as ok').get()" \
+ && if [ -f web/dist/index.html ]; then cp -a web/dist /src/webroot; else cp -a web /src/webroot; fi \
+ && test -f /src/webroot/index.html
 
 # ---- runtime ----
-FROM node:20.18.1-bookworm-slim AS runtime
+FROM node:20.20.2-bookworm-slim AS runtime
 # openssl: setup generates the self-signed certificate and secrets; ca-certificates: price feeds;
 # rsync, openssh-client: rsync backup targets; redis-tools: redis-check-rdb in restore drills.
 # Mount points of compose's volumes, owned by tapstack: Docker gives an empty named volume the
@@ -56,7 +64,7 @@ COPY --from=build /src/dist /app/dist
 COPY --from=build /src/bin /app/bin
 COPY --from=build /src/scripts /app/scripts
 COPY --from=build /src/nginx /app/nginx
-COPY --from=build /src/web /app/web
+COPY --from=build /src/webroot /app/web
 RUN ln -s /app/bin/tapstack /usr/local/bin/tapstack
 
 USER tapstack

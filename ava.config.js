@@ -1,5 +1,6 @@
 export default {
-  files: ['dist/test/**/*.test.js'],
+  // test/images has its own config (ava.images.config.js): scripts/run-tests.mjs runs it last.
+  files: ['dist/test/**/*.test.js', '!dist/test/images/**'],
   // ava's timeout ends every running test file when no test finished for this long: it is only the
   // last resort for a hung process. Tests bound their own waits (waitFor) and fail one by one.
   timeout: '5m',

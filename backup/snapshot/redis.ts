@@ -103,8 +103,11 @@ export async function snapshotRedis(config: Config, destFile: string, opts: { ti
       dumpPath = undefined; // CONFIG renamed or disabled: stream it instead
     }
     fs.mkdirSync(path.dirname(destFile), { recursive: true });
-    // Local when Redis's directory is reachable from here (AIO, native); else over the network.
-    const readable = dumpPath !== undefined && canRead(path.dirname(dumpPath), fs.constants.R_OK | fs.constants.X_OK);
+    // Local when Redis runs beside us (on loopback: AIO, native) and its directory is reachable;
+    // else over the network. A Redis in another container names a directory of ITS file system,
+    // which can exist here too and be another volume (compose: /data is the redis volume there,
+    // the data volume here), so the path alone proves nothing.
+    const readable = onLoopback(config.redis.url) && dumpPath !== undefined && canRead(path.dirname(dumpPath), fs.constants.R_OK | fs.constants.X_OK);
 
     let source: RedisSnapshotOk['source'];
     let savedAt: number;
@@ -188,6 +191,11 @@ async function rdbOverNetwork(config: Config, destFile: string, timeoutMs: numbe
     if (e.code === 'ENOENT') throw new Error('the Redis dump file is not readable from here and redis-cli is not installed (Debian: redis-tools)');
     throw new Error(`redis-cli --rdb failed: ${(e.stderr || e.message).trim()}`);
   }
+}
+
+function onLoopback(redisUrl: string): boolean {
+  const host = new URL(redisUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function canRead(file: string, mode: number = fs.constants.R_OK): boolean {

@@ -26,23 +26,46 @@ function ignorable(name: string): boolean {
 
 const unescapeMountinfo = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
+export interface MountInfo {
+  /** Whether `dir` is itself a mount point (a volume or bind mount) rather than a plain directory of the image. */
+  mounted: boolean;
+  /**
+   * The volume's name when Docker or podman made it up: an image's `VOLUME` line gives a container
+   * started without `-v` an anonymous volume (`.../volumes/<64 hex>/_data`), which looks mounted
+   * but is orphaned as soon as the container is removed.
+   */
+  anonymousVolume?: string;
+}
+
+const ANONYMOUS_VOLUME = /\/volumes\/([0-9a-f]{64})\/_data$/;
+
 /**
- * Whether `dir` is itself a mount point (a volume or bind mount) rather than a plain directory of
- * the image. /proc/self/mountinfo sees bind mounts of the same file system too; when it cannot be
- * read, fall back to comparing st_dev with the parent.
+ * What /proc/self/mountinfo says about `dir` (it sees bind mounts of the same file system too);
+ * when it cannot be read, fall back to comparing st_dev with the parent.
  */
-export function isMountPoint(dir: string, mountinfo = '/proc/self/mountinfo'): boolean {
+export function mountInfo(dir: string, mountinfo = '/proc/self/mountinfo'): MountInfo {
   const real = fs.realpathSync(dir);
   let text: string;
   try {
     text = fs.readFileSync(mountinfo, 'utf8');
   } catch {
-    return real === '/' || fs.statSync(real).dev !== fs.statSync(path.dirname(real)).dev;
+    return { mounted: real === '/' || fs.statSync(real).dev !== fs.statSync(path.dirname(real)).dev };
   }
-  return text.split('\n').some((line) => {
-    const target = line.split(' ')[4];
-    return target !== undefined && unescapeMountinfo(target) === real;
-  });
+  // Field 4 is the mount's root inside its source file system, field 5 the mount point; the last
+  // line for a mount point is the one in effect.
+  const line = text
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[4] !== undefined && unescapeMountinfo(f[4]) === real)
+    .pop();
+  if (!line) return { mounted: false };
+  const anonymous = ANONYMOUS_VOLUME.exec(unescapeMountinfo(line[3] ?? ''));
+  return anonymous ? { mounted: true, anonymousVolume: anonymous[1] } : { mounted: true };
+}
+
+/** Whether `dir` is itself a mount point (see mountInfo). */
+export function isMountPoint(dir: string, mountinfo = '/proc/self/mountinfo'): boolean {
+  return mountInfo(dir, mountinfo).mounted;
 }
 
 export interface DataVolumeOptions {
@@ -61,7 +84,17 @@ export function inspectDataVolume(dir: string, opts: DataVolumeOptions): DataVol
   }
   if (!st.isDirectory()) throw refuse(SETUP_EXIT.dataMissing, 'data-dir-missing', `data directory ${dir} is not a directory: ${mountHint}`);
 
-  const mounted = isMountPoint(dir);
+  const mount = mountInfo(dir);
+  const mounted = mount.mounted;
+  if (opts.requireMount && mount.anonymousVolume) {
+    throw refuse(
+      SETUP_EXIT.notMounted,
+      'data-anonymous-volume',
+      `data directory ${dir} is an anonymous volume (${mount.anonymousVolume.slice(0, 12)}...) that the engine created because no volume was given: ` +
+        `it is not reused by the next container, so the data would be orphaned. ${mountHint}; ` +
+        `to use the anonymous volume anyway (a throw-away trial) set TAPSTACK_DATA_REQUIRE_MOUNT=false`,
+    );
+  }
   if (opts.requireMount && !mounted) {
     throw refuse(
       SETUP_EXIT.notMounted,

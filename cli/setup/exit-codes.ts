@@ -9,6 +9,7 @@
  * |------|---------------------|------------------------------------------------------------------|
  * | 10   | data-dir-missing    | TAPSTACK_DATA_DIR does not exist (or is not a directory)         |
  * | 11   | data-not-mounted    | TAPSTACK_DATA_REQUIRE_MOUNT=true but the directory is no mount    |
+ * |      | data-anonymous-volume| ... or an anonymous volume (image VOLUME, no `-v` given)          |
  * | 12   | data-not-writable,  | the fsync write probe failed (read-only, permissions, I/O), or   |
  * |      | run-dir-not-writable| TAPSTACK_RUN_DIR cannot be written                               |
  * | 13   | data-low-space      | less free space than TAPSTACK_DATA_MIN_FREE_MB                    |

@@ -75,6 +75,15 @@ export function nginxVars(config: Config, p: NginxPaths): Record<string, string>
   return vars;
 }
 
+/**
+ * Whether Redis runs beside setup (the AIO image, a native run: a loopback name or an address) or
+ * in a container of its own, named by a compose service (`redis://redis:6379`).
+ */
+export function redisIsLocal(redisUrl: string): boolean {
+  const host = new URL(redisUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+  return host === 'localhost' || net.isIP(host) !== 0;
+}
+
 /** `bind` for redis.conf from the host Redis is reached at. */
 export function redisBind(redisUrl: string): string {
   const host = new URL(redisUrl).hostname.replace(/^\[(.*)\]$/, '$1');
@@ -88,7 +97,13 @@ function redisQuote(s: string): string {
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
 }
 
-export function renderRedisConf(config: Config, password: string, redisDir: string): string {
+/**
+ * `redisDir` is where a local Redis keeps its files (<data dir>/redis); undefined for a Redis in its
+ * own container, whose command line names its volume (`--dir /data`): a `dir` line naming a
+ * directory of *this* container would be applied while the file is read, before the command line,
+ * and Redis would refuse to start (`FATAL CONFIG FILE ERROR ... No such file or directory`).
+ */
+export function renderRedisConf(config: Config, password: string, redisDir: string | undefined): string {
   const url = new URL(config.redis.url);
   return [
     '# Rendered by `tapstack setup` from TAPSTACK_REDIS_URL; do not edit (the next start rewrites it).',
@@ -97,7 +112,7 @@ export function renderRedisConf(config: Config, password: string, redisDir: stri
     'protected-mode yes',
     'daemonize no',
     'logfile ""',
-    `dir ${redisQuote(redisDir)}`,
+    redisDir === undefined ? '# dir: given by the Redis container (its data volume).' : `dir ${redisQuote(redisDir)}`,
     `requirepass ${redisQuote(password)}`,
     '# Durability: AOF fsync every second plus RDB snapshots for fast restarts and backups.',
     'appendonly yes',

@@ -19,7 +19,7 @@ import { SETUP_EXIT, refuse } from './exit-codes.js';
 import { writeIfChanged, writeProblem } from './files.js';
 import { withSetupLock } from './lock.js';
 import { newMarker, readMarker, writeMarker } from './markers.js';
-import { nginxVars, renderRedisConf, renderTemplate } from './render.js';
+import { nginxVars, redisIsLocal, renderRedisConf, renderTemplate } from './render.js';
 import { ensureRedisSecret } from './secrets.js';
 import { applyTls, assertWritable, ensureServedDir, originHost, planTls, type TlsPlan } from './tls.js';
 
@@ -58,13 +58,22 @@ export interface SetupPaths {
 /** The checkout or image root this build runs from (dist/cli/setup/ is three levels down). */
 const BUILD_HOME = fileURLToPath(new URL('../../../', import.meta.url));
 
+/**
+ * The web UI this build ships: web/dist when the Vite app was built (`npm run build`), else the
+ * plain web/ directory. The images copy whichever it is to /app/web.
+ */
+export function shippedWebDir(home: string): string {
+  const dist = path.join(home, 'web', 'dist');
+  return fs.existsSync(path.join(dist, 'index.html')) ? dist : path.join(home, 'web');
+}
+
 export function setupPaths(config: Config, env: NodeJS.ProcessEnv, tls: Pick<TlsPlan, 'certFile' | 'keyFile'>): SetupPaths {
   const home = path.resolve(env.TAPSTACK_HOME || BUILD_HOME);
   const runDir = path.resolve(env.TAPSTACK_RUN_DIR || path.join(config.dataDir, 'run'));
   return {
     home,
     runDir,
-    webRoot: config.appliance.webRoot || path.join(home, 'web', 'dist'),
+    webRoot: config.appliance.webRoot || shippedWebDir(home),
     template: path.join(home, 'nginx', 'nginx.conf.template'),
     nginxPrefix: path.join(runDir, 'nginx'),
     nginxConf: path.join(runDir, 'nginx.conf'),
@@ -113,10 +122,17 @@ function plan(config: Config, env: NodeJS.ProcessEnv): Plan {
 }
 
 export function runSetup(config: Config, env: NodeJS.ProcessEnv): SetupReport {
-  // Refuse before creating even the lock file in a directory that is not ours...
-  plan(config, env);
-  // ...then decide again under the lock: a concurrent first boot may have marked the volume.
-  return withSetupLock(config.dataDir, () => apply(config, env, plan(config, env)));
+  // Secrets, the database and keys private to their user, also when setup is not started by
+  // scripts/entrypoint.sh (which sets the same umask): compose runs `tapstack setup` directly.
+  const umask = process.umask(0o077);
+  try {
+    // Refuse before creating even the lock file in a directory that is not ours...
+    plan(config, env);
+    // ...then decide again under the lock: a concurrent first boot may have marked the volume.
+    return withSetupLock(config.dataDir, () => apply(config, env, plan(config, env)));
+  } finally {
+    process.umask(umask);
+  }
 }
 
 /** Phase 2: carry out the plan; each write is crash-safe and idempotent. */
@@ -161,14 +177,24 @@ function apply(config: Config, env: NodeJS.ProcessEnv, p: Plan): SetupReport {
   fs.mkdirSync(p.paths.nginxPrefix, { recursive: true, mode: 0o700 });
   step('nginx-config', writeIfChanged(p.paths.nginxConf, p.nginxConf, 0o644), `${p.paths.nginxConf} (prefix ${p.paths.nginxPrefix})`);
   // Compose: nginx runs in its own container and sees the runtime volume, not /app: copy the UI.
-  const shippedWeb = path.join(p.paths.home, 'web', 'dist');
+  // Copied beside the old copy and swapped in, so that files of an older build do not linger.
+  const shippedWeb = shippedWebDir(p.paths.home);
   if (p.paths.webRoot !== shippedWeb) {
-    fs.cpSync(shippedWeb, p.paths.webRoot, { recursive: true, force: true });
+    const next = `${p.paths.webRoot}.next`;
+    const old = `${p.paths.webRoot}.old`;
+    fs.rmSync(next, { recursive: true, force: true });
+    fs.rmSync(old, { recursive: true, force: true });
+    fs.cpSync(shippedWeb, next, { recursive: true });
+    if (fs.existsSync(p.paths.webRoot)) fs.renameSync(p.paths.webRoot, old);
+    fs.renameSync(next, p.paths.webRoot);
+    fs.rmSync(old, { recursive: true, force: true });
     step('web-root', 'ok', `${p.paths.webRoot} (copied from ${shippedWeb})`);
   }
 
-  fs.mkdirSync(p.paths.redisDir, { recursive: true, mode: 0o700 });
-  step('redis-config', writeIfChanged(p.paths.redisConf, renderRedisConf(config, secret.password, p.paths.redisDir), 0o600), p.paths.redisConf);
+  // A Redis in its own container (compose) keeps its files in its own volume, not in ours.
+  const redisDir = redisIsLocal(config.redis.url) ? p.paths.redisDir : undefined;
+  if (redisDir) fs.mkdirSync(redisDir, { recursive: true, mode: 0o700 });
+  step('redis-config', writeIfChanged(p.paths.redisConf, renderRedisConf(config, secret.password, redisDir), 0o600), p.paths.redisConf);
 
   const existed = fs.existsSync(config.dbFile);
   const db = openDb(config.dbFile, { synchronous: config.sqlite.synchronous });

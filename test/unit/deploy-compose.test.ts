@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { Ajv } from 'ajv';
-import { renderRedisConf } from '../../cli/setup/render.js';
+import { redisIsLocal, renderRedisConf } from '../../cli/setup/render.js';
 import { CONFIG_SPEC, loadConfig, type Config } from '../../services/shared/config.js';
 import {
   COMPOSE_FILE,
@@ -69,7 +69,8 @@ function serviceConfig(name: string): Config {
 
 /** redis.conf as `tapstack setup` renders it for these settings (cli/setup/render.ts). */
 function renderedRedisConf(): string {
-  return renderRedisConf(serviceConfig('setup'), 'stand-in', '/data/redis');
+  const config = serviceConfig('setup');
+  return renderRedisConf(config, 'stand-in', redisIsLocal(config.redis.url) ? path.join(config.dataDir, 'redis') : undefined);
 }
 
 /** The port each app process serves /readyz on, as its own config computes it. */
@@ -281,6 +282,9 @@ test('redis runs the rendered redis.conf, whose memory cap leaves copy-on-write 
   t.deepEqual(argv.slice(2), ['--dir', '/data'], 'only the data directory is the container\'s own');
   t.true(volumeMounts(services.redis!).some((m) => m.source === 'redis' && m.target === '/data' && !m.readOnly), 'the redis volume at /data');
   const conf = renderedRedisConf();
+  // A `dir` line is applied while the file is read, before `--dir`: one naming setup's data
+  // volume (absent in the redis container) made Redis refuse to start.
+  t.notRegex(conf, /^dir /m, 'the rendered config leaves the directory to the redis container');
   t.regex(conf, /^appendonly yes$/m);
   t.regex(conf, /^appendfsync everysec$/m);
   t.regex(conf, /^save \d+/m, 'RDB snapshots');

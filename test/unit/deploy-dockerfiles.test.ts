@@ -16,7 +16,34 @@ type File = (typeof FILES)[number];
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
 const KNOWN_ENVS = new Set<string>([...Object.values(CONFIG_SPEC).map((s) => s.env), 'TAPSTACK_HOME', 'TAPSTACK_RUN_DIR']);
 /** Paths the build stage produces rather than copies from the context. */
-const BUILT = new Set(['node_modules', 'dist']);
+const BUILT = new Set(['node_modules', 'dist', 'webroot']);
+
+/** The Node version both images are built on. */
+const NODE_BASE = '20.20.2';
+
+/** `major.minor.patch` → comparable number. */
+const versionNumber = (v: string) => v.split('.').map(Number).reduce((a, n) => a * 1000 + n, 0);
+
+test('the pinned Node base satisfies the engines of every locked dependency that asks for Node 20', (t) => {
+  const lock = JSON.parse(fs.readFileSync(path.join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } }> };
+  const needs: string[] = [];
+  for (const [name, p] of Object.entries(lock.packages)) {
+    const range = p.engines?.node;
+    if (!range) continue;
+    // Each `||` alternative; the one for major 20 (or an open `>=` below 21) must admit the base.
+    const alternatives = range.split('||').map((s) => s.trim());
+    const ok = alternatives.some((alt) => {
+      const lower = /^(?:>=\s*|\^|~)?v?(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(alt.replace(/^>=\s*/, '>='));
+      if (!lower) return true;
+      const [major, minor = '0', patch = '0'] = [lower[1]!, lower[2], lower[3]];
+      if (alt.startsWith('^') || alt.startsWith('~')) return Number(major) === 20 && versionNumber(NODE_BASE) >= versionNumber(`${major}.${minor}.${patch}`);
+      if (alt.startsWith('>=')) return versionNumber(NODE_BASE) >= versionNumber(`${major}.${minor}.${patch}`);
+      return true; // `*`, `<x` and other forms: not a lower bound
+    });
+    if (!ok) needs.push(`${name}: ${range}`);
+  }
+  t.deepEqual(needs, [], `node ${NODE_BASE} is too old for these`);
+});
 
 function read(file: File): string {
   return fs.readFileSync(path.join(REPO, file), 'utf8');
@@ -98,7 +125,7 @@ for (const file of FILES) {
     for (const from of froms) {
       const name = from.getImageName() ?? '';
       if (!stages.has(name)) {
-        t.is(from.getImage(), 'node:20.18.1-bookworm-slim', 'the pinned Node 20 base (exact tag)');
+        t.is(from.getImage(), `node:${NODE_BASE}-bookworm-slim`, 'the pinned Node 20 base (exact tag)');
         t.not(from.getImageTag(), 'latest');
       }
       const stage = from.getBuildStage();
@@ -110,6 +137,10 @@ for (const file of FILES) {
   test(`${file}: builds with npm ci and npm run build, ships production dependencies only`, (t) => {
     const build = buildStageText(file);
     t.regex(build, /RUN npm ci\b/);
+    // npm can exit 0 after a failed fetch: the tree and the native module are checked after it.
+    t.regex(build, /npm ci[^\n]*\n[^\n]*npm ls\b/, 'npm ls right after npm ci');
+    t.regex(build, /test -f node_modules\/better-sqlite3\/build\/Release\/better_sqlite3\.node/);
+    t.regex(build, /web\/dist[^\n]*\/src\/webroot/, 'ships web/dist when the web app was built');
     t.regex(build, /npm run build/);
     t.regex(build, /npm prune --omit=dev/);
     t.regex(build, /python3 make g\+\+/, 'native toolchain for better-sqlite3');

@@ -1,16 +1,22 @@
-/** shellcheck on every shell script the appliance runs: scripts/*.sh, bin/tapstack, .ci/run. */
+/** shellcheck on every shell script: scripts/*.sh, the images tier's scripts/images/**.sh, bin/tapstack, .ci/run. */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 
 const REPO = process.cwd();
+const shellIn = (dir: string) =>
+  fs.existsSync(path.join(REPO, dir))
+    ? fs
+        .readdirSync(path.join(REPO, dir))
+        .filter((f) => f.endsWith('.sh'))
+        .sort()
+        .map((f) => `${dir}/${f}`)
+    : [];
 const scripts = [
-  ...fs
-    .readdirSync(path.join(REPO, 'scripts'))
-    .filter((f) => f.endsWith('.sh'))
-    .sort()
-    .map((f) => `scripts/${f}`),
+  ...shellIn('scripts'),
+  ...shellIn('scripts/images'),
+  ...shellIn('scripts/images/standins'),
   'bin/tapstack',
   '.ci/run',
 ];
