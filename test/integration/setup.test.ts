@@ -32,6 +32,8 @@ function install(extra: Record<string, string> = {}, opts: { createData?: boolea
 }
 
 const setup = (env: Record<string, string>) => runCli(['setup', '--json'], env);
+/** What a refusal told the operator: with --json the error is the JSON document on stdout. */
+const said = (r: CliResult): string => `${r.stderr}${r.json?.error ? `${r.json.error.message} [${r.json.error.code}]` : ''}`;
 const statuses = (r: CliResult): Record<string, string> => Object.fromEntries((r.json?.steps ?? []).map((s: { step: string; status: string }) => [s.step, s.status]));
 const mode = (file: string) => fs.statSync(file).mode & 0o777;
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -144,7 +146,7 @@ test('a missing data directory is refused with exit 10 and a hint to mount a vol
   const i = install({}, { createData: false });
   const r = await setup(i.env);
   t.is(r.code, 10);
-  t.regex(r.stderr, /data directory .* does not exist .*mount a volume there \(e\.g\. `docker run -v tapstack-data:.*\[data-dir-missing\]/);
+  t.regex(said(r), /data directory .* does not exist .*mount a volume there \(e\.g\. `docker run -v tapstack-data:.*\[data-dir-missing\]/);
   t.like(r.json, { ok: false, error: { code: 'data-dir-missing', exitCode: 10 } });
   t.false(fs.existsSync(i.data));
 });
@@ -153,7 +155,7 @@ test('with TAPSTACK_DATA_REQUIRE_MOUNT a plain directory is refused with exit 11
   const i = install({ TAPSTACK_DATA_REQUIRE_MOUNT: 'true' });
   const r = await setup(i.env);
   t.is(r.code, 11);
-  t.regex(r.stderr, /is not a mount point: it is the image's own directory.*\[data-not-mounted\]/);
+  t.regex(said(r), /is not a mount point: it is the image's own directory.*\[data-not-mounted\]/);
   t.deepEqual(fs.readdirSync(i.data), [], 'nothing written');
 
   if (!isRoot) return t.log('not root: mount namespace case skipped');
@@ -167,14 +169,14 @@ test('a read-only data volume is refused with exit 12', async (t) => {
   const i = install();
   const r = await setupInMountNamespace(`mount -t tmpfs -o ro tmpfs '${i.data}'`, i.env);
   t.is(r.code, 12, r.stderr);
-  t.regex(r.stderr, /does not take durable writes \(EROFS.*mount it read-write.*\[data-not-writable\]/);
+  t.regex(said(r), /does not take durable writes \(EROFS.*mount it read-write.*\[data-not-writable\]/);
 });
 
 test('too little free space is refused with exit 13', async (t) => {
   const i = install({ TAPSTACK_DATA_MIN_FREE_MB: '999999999' });
   const r = await setup(i.env);
   t.is(r.code, 13);
-  t.regex(r.stderr, /only \d+ MB free on the data volume .*requires 999999999 MB.*\[data-low-space\]/);
+  t.regex(said(r), /only \d+ MB free on the data volume .*requires 999999999 MB.*\[data-low-space\]/);
   t.deepEqual(fs.readdirSync(i.data), []);
 });
 
@@ -183,7 +185,7 @@ test('a non-empty directory without marker is refused with exit 14 and left unto
   fs.writeFileSync(path.join(i.data, 'notes.txt'), 'someone else\n');
   const r = await setup(i.env);
   t.is(r.code, 14);
-  t.regex(r.stderr, /is not empty \(notes\.txt\) but carries no Tapstack volume marker.*TAPSTACK_ALLOW_UNMARKED_DATA=true.*\[data-unmarked\]/);
+  t.regex(said(r), /is not empty \(notes\.txt\) but carries no Tapstack volume marker.*TAPSTACK_ALLOW_UNMARKED_DATA=true.*\[data-unmarked\]/);
   t.deepEqual(fs.readdirSync(i.data), ['notes.txt'], 'no marker, no lock, no secret');
 
   const adopted = await setup({ ...i.env, TAPSTACK_ALLOW_UNMARKED_DATA: 'true' });
@@ -206,8 +208,8 @@ test('an empty data volume next to a marked TLS volume is a forgotten volume: ex
   const forgotten = install({ TAPSTACK_TLS_DIR: tlsDir });
   const r = await setup(forgotten.env);
   t.is(r.code, 14);
-  t.true(r.stderr.includes(`looks empty but this installation (install id ${id}) already exists`), r.stderr);
-  t.regex(r.stderr, /was the data volume mounted\?.*TAPSTACK_ALLOW_UNMARKED_DATA=true.*\[data-forgotten\]/);
+  t.true(said(r).includes(`looks empty but this installation (install id ${id}) already exists`), said(r));
+  t.regex(said(r), /was the data volume mounted\?.*TAPSTACK_ALLOW_UNMARKED_DATA=true.*\[data-forgotten\]/);
   t.deepEqual(fs.readdirSync(forgotten.data), []);
 
   const override = await setup({ ...forgotten.env, TAPSTACK_ALLOW_UNMARKED_DATA: 'true' });
@@ -220,7 +222,7 @@ test('an empty data volume next to a marked TLS volume is a forgotten volume: ex
   t.is((await setup(other.env)).code, 0);
   const mixed = await setup({ ...original.env, TAPSTACK_TLS_DIR: other.env.TAPSTACK_TLS_DIR! });
   t.is(mixed.code, 14);
-  t.regex(mixed.stderr, /belongs to installation .* but the TLS directory .* to installation .*\[install-mismatch\]/);
+  t.regex(said(mixed), /belongs to installation .* but the TLS directory .* to installation .*\[install-mismatch\]/);
 });
 
 test('operator TLS material must be readable and a matching pair (exit 15), nothing written otherwise', async (t) => {
@@ -231,18 +233,18 @@ test('operator TLS material must be readable and a matching pair (exit 15), noth
   const mismatched = install({ TAPSTACK_TLS_CERT_FILE: a.cert, TAPSTACK_TLS_KEY_FILE: b.key });
   const r = await setup(mismatched.env);
   t.is(r.code, 15);
-  t.regex(r.stderr, /the private key does not belong to the certificate.*\[tls-bad-material\]/);
+  t.regex(said(r), /the private key does not belong to the certificate.*\[tls-bad-material\]/);
   t.deepEqual(fs.readdirSync(mismatched.data), [], 'refused before the first write');
 
   const missing = await setup({ ...mismatched.env, TAPSTACK_TLS_CERT_FILE: path.join(dir, 'nope.crt') });
   t.is(missing.code, 15);
-  t.regex(missing.stderr, /cannot read .*nope\.crt \(ENOENT\)/);
+  t.regex(said(missing), /cannot read .*nope\.crt \(ENOENT\)/);
 
   const notPem = path.join(dir, 'junk.key');
   fs.writeFileSync(notPem, 'not a key\n');
   const junk = await setup({ ...mismatched.env, TAPSTACK_TLS_KEY_FILE: notPem });
   t.is(junk.code, 15);
-  t.regex(junk.stderr, /not an unencrypted PEM private key/);
+  t.regex(said(junk), /not an unencrypted PEM private key/);
 
   const good = install({ TAPSTACK_TLS_CERT_FILE: a.cert, TAPSTACK_TLS_KEY_FILE: a.key });
   const ok = await setup(good.env);
@@ -261,7 +263,7 @@ test('a read-only TLS directory is refused with exit 15 before the data volume i
   const i = install({ TAPSTACK_TLS_DIR: tlsDir });
   const r = await setupInMountNamespace(`mount -t tmpfs -o ro tmpfs '${tlsDir}'`, i.env);
   t.is(r.code, 15, r.stderr);
-  t.regex(r.stderr, /cannot write the TLS directory .*EROFS.*\[tls-bad-material\]/);
+  t.regex(said(r), /cannot write the TLS directory .*EROFS.*\[tls-bad-material\]/);
   t.deepEqual(fs.readdirSync(i.data), []);
 });
 
@@ -269,7 +271,7 @@ test('an invalid setting exits 78 before anything is checked', async (t) => {
   const i = install({ TAPSTACK_HSTS_MAX_AGE: '-1' });
   const r = await setup(i.env);
   t.is(r.code, 78);
-  t.regex(r.stderr, /TAPSTACK_HSTS_MAX_AGE/);
+  t.regex(said(r), /TAPSTACK_HSTS_MAX_AGE/);
   t.deepEqual(fs.readdirSync(i.data), []);
 });
 
