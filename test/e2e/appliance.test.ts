@@ -219,6 +219,9 @@ test.serial('a frozen process (SIGSTOP) is restarted by the health listener', as
 });
 
 test.serial('an ordinary stop: every program and Redis end cleanly, the health listener logs no error', async (t) => {
+  // Open websockets hold nginx's graceful quit until its stop timeout: a user's browser tabs would
+  // too, but that is nginx's own matter (worker_shutdown_timeout), not what this test is about.
+  for (const s of sockets) s.disconnect();
   const pid = appliance?.pid as number;
   const exited = new Promise<number | null>((r) => appliance?.once('exit', (code) => r(code)));
   process.kill(pid, 'SIGTERM');
