@@ -64,7 +64,7 @@ test('restore next to a live instance with a copied database: copied heartbeats 
   const port = await freePort();
   const api = startProcess('services/api/main.js', { ...live.env, TAPSTACK_HTTP_PORT: String(port) });
   t.teardown(() => api.stop('SIGKILL'));
-  await waitFor(async () => (await readyz(port)) === 200, 'the live API', 20_000, 100).catch((err: Error) => {
+  await waitFor(async () => (await readyz(port)) === 200, 'the live API', 60_000, 100).catch((err: Error) => {
     throw new Error(`${err.message}\n${api.output()}`);
   });
   // An operator copies the live database into the other data directory (a test restore, a

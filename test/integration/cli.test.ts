@@ -215,7 +215,7 @@ function errorFixture() {
   return { dir, env, badConfig, exists, keyFile };
 }
 
-function errorTests(title: string, env: Record<string, string>, cases: ErrorCase[], per = 4) {
+function errorTests(title: string, env: Record<string, string>, cases: ErrorCase[], after?: (t: import('ava').ExecutionContext) => Promise<void>, per = 4) {
   for (let i = 0; i < cases.length; i += per) {
     const chunk = cases.slice(i, i + per);
     test(`error paths: ${title}: ${chunk.map((c) => c.code).join(', ')}`, async (t) => {
@@ -233,6 +233,7 @@ function errorTests(title: string, env: Record<string, string>, cases: ErrorCase
         t.like(json.json, { ok: false, error: { code: c.jsonCode ?? c.code, exitCode: c.exit } }, what);
         t.true(typeof json.json?.error.message === 'string' && json.json.error.message.length > 0, what);
       }
+      await after?.(t);
     });
   }
 }
@@ -263,6 +264,12 @@ errorTests('configuration (78), no database (1), setup (10-15)', { TAPSTACK_DATA
   { args: ['setup'], exit: 10, code: 'data-dir-missing', env: { TAPSTACK_DATA_DIR: path.join(empty, 'missing') } },
 ]);
 
+/** None of the refused movements may add a ledger row. */
+const unchanged = async (t: import('ava').ExecutionContext) => {
+  const rows = await runCli(['ledger', 'query', '--json'], fx.env);
+  t.deepEqual(rows.json.map((r: { ref: string }) => r.ref), ['deposit-1'], 'nothing changed');
+};
+
 errorTests('account input (2) and refused movements (1)', fx.env, [
   { args: ['account', 'credit', '0x1234', '1', '--ref', 'a'], exit: 2, code: 'invalid-argument' },
   { args: ['account', 'credit', '0xAB5801a7D398351b8bE11C439e05C5B3259aeC9B', '1', '--ref', 'a'], exit: 2, code: 'invalid-argument' },
@@ -277,7 +284,7 @@ errorTests('account input (2) and refused movements (1)', fx.env, [
   { args: ['account', 'debit', BOB, '1', '--ref', 'wd-2'], exit: 1, code: 'unknown-account' },
   { args: ['account', 'show', 'nobody'], exit: 2, code: 'invalid-argument' },
   { args: ['account', 'show', BOB], exit: 1, code: 'unknown-account' },
-]);
+], unchanged);
 
 errorTests('ledger and integrity input (2)', fx.env, [
   { args: ['ledger', 'query', '--since', 'yesterday-ish'], exit: 2, code: 'invalid-argument' },
@@ -303,9 +310,3 @@ errorTests('backup (78 configuration, 2 flags and keys, 1 failed operations)', f
   { args: ['backup', 'restore', '--backup', 'nope', '--identity', fx.keyFile], exit: 1, code: 'unknown-backup' },
   { args: ['backup', 'keygen', '--out', fx.exists], exit: 2, code: 'keygen-out' },
 ]);
-
-test('error paths: the refused movements changed nothing', async (t) => {
-  // Runs alongside the cases above; whatever their order, none of them may add a row.
-  const rows = await runCli(['ledger', 'query', '--json'], fx.env);
-  t.deepEqual(rows.json.map((r: { ref: string }) => r.ref), ['deposit-1']);
-});
