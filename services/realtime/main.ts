@@ -1,4 +1,5 @@
 /** Realtime process: socket.io streams of prices, quotes, breaker state and per-player events. */
+import fs from 'node:fs';
 import { channels } from '../shared/channels.js';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMetrics } from '../shared/metrics.js';
@@ -15,7 +16,10 @@ const redis = createRedis(config, log, 'realtime');
 const subscriber = createRedis(config, log, 'realtime-sub');
 const metrics = createMetrics('realtime');
 const sessions = createSessionStore(redis, config.session.ttlSeconds);
-const db = openPrimaryDb(config, log, { readonly: true });
+// Read-only, for bets:sync's recent bets. Realtime serves prices and quotes without it: before
+// the first `tapstack migrate` there is no database yet, and a reconnect then syncs queued bets only.
+const db = fs.existsSync(config.dbFile) ? openPrimaryDb(config, log, { readonly: true }) : undefined;
+if (!db) log.warn({ file: config.dbFile }, 'no database yet: bets:sync sends queued bets only until realtime restarts');
 const realtime = createRealtime({ config, log, redis, subscriber, sessions, metrics, channels: channels(config.redis.prefix), now: Date.now, db });
 realtime.http.listen(config.realtime.port, config.realtime.host, () => log.info({ address: realtime.http.address() }, 'realtime listening'));
 
@@ -24,4 +28,4 @@ lifecycle.onShutdown('close redis', async () => {
   await subscriber.quit();
   await redis.quit();
 });
-lifecycle.onShutdown('close database', () => db.close());
+lifecycle.onShutdown('close database', () => db?.close());

@@ -14,6 +14,8 @@ import { createRedis, type Redis } from '../../services/shared/redis.js';
 import { createSessionStore } from '../../services/shared/sessions.js';
 import { tempDir, testEnv } from './env.js';
 import type { TestRedis } from './redis-server.js';
+import { freePort, waitFor } from './ports.js';
+import { startProcess, type Proc } from './process.js';
 
 export interface TestApi {
   base: string;
@@ -82,4 +84,18 @@ export async function get(base: string, path: string, headers: Record<string, st
     /* metrics are text */
   }
   return { status: res.status, headers: res.headers, body };
+}
+
+/**
+ * The real writer process for an in-process API (same data directory, Redis and key prefix),
+ * ready when this resolves: money moves (demo grants, credits) are committed by it alone.
+ */
+export async function startWriterFor(api: TestApi, testRedis: TestRedis, extra: Record<string, string> = {}): Promise<Proc> {
+  const port = await freePort();
+  const writer = startProcess('services/writer/main.js', testEnv({ dataDir: api.dataDir, redis: testRedis, extra: { TAPSTACK_REDIS_PREFIX: api.config.redis.prefix, TAPSTACK_WRITER_PORT: String(port), ...extra } }));
+  await waitFor(async () => {
+    if (writer.child.exitCode !== null) throw new Error(`writer exited:\n${writer.output()}`);
+    return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+  }, 'writer ready');
+  return writer;
 }

@@ -4,7 +4,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { Wallet, getAddress } from 'ethers';
-import { get, post, startApi, type TestApi } from '../helpers/api.js';
+import { get, post, startApi, startWriterFor, type TestApi } from '../helpers/api.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { buildMessage, signedLogin, signIn, type MessageFields } from '../helpers/wallet.js';
@@ -454,8 +454,16 @@ test('garbage bodies to /api/auth/nonce are a 4xx or ignored, never 5xx', async 
 // ---------------------------------------------------------------------------------------------
 // Demo mode
 
-test('demo mode grants the starting balance once, with exactly one ledger row', async (t) => {
+/** An API in demo mode with its writer (the writer commits the grant). */
+async function demoApi(t: ExecutionContext): Promise<TestApi> {
   const demo = await extraApi({ TAPSTACK_DEMO_MODE: 'true', TAPSTACK_DEMO_GRANT: '50', TAPSTACK_AUTH_RATE_IP_PER_MINUTE: '1000' });
+  const writer = await startWriterFor(demo, redis, { TAPSTACK_DEMO_MODE: 'true', TAPSTACK_DEMO_GRANT: '50' });
+  t.teardown(() => writer.stop());
+  return demo;
+}
+
+test('demo mode grants the starting balance once, with exactly one ledger row', async (t) => {
+  const demo = await demoApi(t);
   const wallet = randomWallet();
   const first = await tryLogin(demo, wallet);
   t.is(first.status, 200, JSON.stringify(first.body));
@@ -473,7 +481,7 @@ test('demo mode grants the starting balance once, with exactly one ledger row', 
 });
 
 test('concurrent first sign-ins of one wallet in demo mode grant once', async (t) => {
-  const demo = await extraApi({ TAPSTACK_DEMO_MODE: 'true', TAPSTACK_DEMO_GRANT: '50', TAPSTACK_AUTH_RATE_IP_PER_MINUTE: '1000' });
+  const demo = await demoApi(t);
   const wallet = randomWallet();
   const logins = await Promise.all(Array.from({ length: 5 }, () => signedLogin(demo.base, wallet)));
   const results = await Promise.all(logins.map((l) => verify(demo, l.message, l.signature)));

@@ -22,7 +22,9 @@ import { signIn } from '../helpers/wallet.js';
 
 const EXTRA = {
   TAPSTACK_BREAKER_STALE_SECONDS: '3600',
-  TAPSTACK_GRID_COLUMN_SECONDS: '10',
+  // Ten-minute windows and hour-long quotes: a burst slowed down by a busy machine never meets a
+  // locked cell or an expired quote.
+  TAPSTACK_GRID_COLUMN_SECONDS: '600',
   TAPSTACK_BET_RATE_PER_SECOND: '100000',
   TAPSTACK_STAKE_MIN: '0.01',
   // Idempotency-Keys live quote TTL (2 s) + 1 s, so a test can watch them go.
@@ -85,7 +87,7 @@ const usedMemory = async (s: Stack) => Number(/^used_memory:(\d+)/m.exec(await s
 
 /** `count` taps with Idempotency-Keys over the players, `concurrency` at a time. */
 async function burst(s: Stack, count: number, concurrency: number, tag: string) {
-  const q = await publishTestQuote(s.api.redis, s.api.config);
+  const q = await publishTestQuote(s.api.redis, s.api.config, { expiresAt: Date.now() + 3_600_000 });
   const cell = tappableCell(q, s.api.config.grid.lockSeconds);
   const statuses: Record<string, number> = {};
   const accepted: string[] = [];

@@ -162,10 +162,16 @@ test.serial('a signed-in socket joins its own room and receives its events; othe
   let leaked = false;
   anon.on('bet:confirmed', () => (leaked = true));
   const received = nextEvent<{ betId: string }>(mine, 'bet:confirmed');
-  await client.publish(`${config().redis.prefix}user-events`, JSON.stringify({ address: alice, event: 'bet:confirmed', data: { betId: 'b1' } }));
-  t.deepEqual(await received, { betId: 'b1' });
+  const event = JSON.stringify({ address: alice, event: 'bet:confirmed', eventId: 'b1:open', data: { betId: 'b1' } });
+  await client.publish(`${config().redis.prefix}user-events`, event);
+  t.deepEqual(await received, { betId: 'b1', eventId: 'b1:open' });
+  // The same event again (a redelivered batch re-sends it): the player is not told twice.
+  let repeats = 0;
+  mine.on('bet:confirmed', () => repeats++);
+  await client.publish(`${config().redis.prefix}user-events`, event);
   await new Promise((r) => setTimeout(r, 200));
   t.false(leaked);
+  t.is(repeats, 0);
 
   const rejected = open({ token: 'x'.repeat(43) });
   const err = await nextEvent<Error & { data?: { code: string } }>(rejected, 'connect_error');
