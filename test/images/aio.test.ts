@@ -46,7 +46,10 @@ async function exec(...args: string[]) {
 }
 
 /** Row count of every table, and a digest of the ledger, read inside the container. */
-/** Table row counts and the hash of the ledger's first `ledgerRows` rows (all if not given). */
+/**
+ * Table row counts and the hash of the ledger's first `ledgerRows` rows (default: as many as were
+ * counted, so a row appended meanwhile, e.g. a settlement, is not half in the snapshot).
+ */
 async function dbState(ledgerRows?: number): Promise<{ rows: Record<string, number>; ledger: string }> {
   const script = `
     const Database = require('/app/node_modules/better-sqlite3');
@@ -55,7 +58,7 @@ async function dbState(ledgerRows?: number): Promise<{ rows: Record<string, numb
     const rows = {};
     for (const { name } of db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'").all()) rows[name] = db.prepare('select count(*) as n from "' + name + '"').get().n;
     const ledgerTable = Object.keys(rows).find((n) => /ledger/.test(n));
-    const ledger = ledgerTable ? crypto.createHash('sha256').update(JSON.stringify(db.prepare('select * from "' + ledgerTable + '" order by rowid limit ${ledgerRows ?? -1}').all())).digest('hex') : '';
+    const ledger = ledgerTable ? crypto.createHash('sha256').update(JSON.stringify(db.prepare('select * from "' + ledgerTable + '" order by rowid limit ?').all(${ledgerRows ?? 'rows[ledgerTable]'}))).digest('hex') : '';
     console.log(JSON.stringify({ rows, ledger }));`;
   const r = await exec('node', '-e', script);
   if (r.code !== 0) throw new Error(`reading the database: ${r.stderr}`);
