@@ -57,7 +57,7 @@ async function dbState(ledgerRows?: number): Promise<{ rows: Record<string, numb
     const db = new Database('/data/tapstack.db', { readonly: true });
     const rows = {};
     for (const { name } of db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'").all()) rows[name] = db.prepare('select count(*) as n from "' + name + '"').get().n;
-    const ledgerTable = Object.keys(rows).find((n) => /ledger/.test(n));
+    const ledgerTable = 'ledger' in rows ? 'ledger' : undefined;
     const ledger = ledgerTable ? crypto.createHash('sha256').update(JSON.stringify(db.prepare('select * from "' + ledgerTable + '" order by rowid limit ?').all(${ledgerRows ?? 'rows[ledgerTable]'}))).digest('hex') : '';
     console.log(JSON.stringify({ rows, ledger }));`;
   const r = await exec('node', '-e', script);

@@ -29,6 +29,8 @@ const EXTRA = {
   TAPSTACK_STAKE_MIN: '0.01',
   // Idempotency-Keys live quote TTL (2 s) + 1 s, so a test can watch them go.
   TAPSTACK_IDEMPOTENCY_RETRY_SECONDS: '1',
+  // Every sign-in comes from 127.0.0.1.
+  TAPSTACK_AUTH_RATE_IP_PER_MINUTE: '100000',
 };
 
 interface Stack {
@@ -116,7 +118,7 @@ async function drained(s: Stack, ids: string[]) {
   }, 'every reservation resolved', 60_000);
 }
 
-test('Redis memory reaches a plateau: nothing per bet outlives its commit but the Idempotency-Key, for its TTL', async (t) => {
+test.serial('Redis memory reaches a plateau: nothing per bet outlives its commit but the Idempotency-Key, for its TTL', async (t) => {
   t.timeout(300_000);
   const s = await stack(t, 8);
   // Big enough rounds that what each round adds regardless of its size (a new quote, the liability
@@ -143,7 +145,7 @@ test('Redis memory reaches a plateau: nothing per bet outlives its commit but th
   t.true(growthPerBet < 64, `memory keeps growing: ${growthPerBet.toFixed(1)} B per bet`);
 });
 
-test('at Redis maxmemory taps get capacity 503s, never 500s; accepted bets are still committed, confirmed and settled', async (t) => {
+test.serial('at Redis maxmemory taps get capacity 503s, never 500s; accepted bets are still committed, confirmed and settled', async (t) => {
   t.timeout(300_000);
   const s = await stack(t, 6);
   const queue = createQueue(s.api.redis);
