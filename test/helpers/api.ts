@@ -45,6 +45,9 @@ export async function startApi(testRedis: TestRedis, extra: Record<string, strin
     now: () => Date.now() + clock.offsetMs,
   });
   const server: Server = createServer(app.callback());
+  // As main.ts: longer than any client's idle keep-alive, so a busy machine's pause never has the
+  // server close a connection the client is just reusing ("fetch failed").
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
