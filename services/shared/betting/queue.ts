@@ -13,9 +13,9 @@ return redis.call('XADD', KEYS[1], '*', 'c', ARGV[1])`;
 
 type Enqueue = (stream: string, command: string) => Promise<string>;
 
-/** Define the enqueue script on a connection; returns enqueue(one) and queue-in-pipeline helpers. */
+/** The enqueue helpers of a connection; the script is defined on it once, however often asked (sign-ins). */
 export function createQueue(redis: Redis) {
-  redis.defineCommand('tapstackEnqueue', { numberOfKeys: 1, lua: ENQUEUE });
+  if (!('tapstackEnqueue' in redis)) redis.defineCommand('tapstackEnqueue', { numberOfKeys: 1, lua: ENQUEUE });
   return {
     /** Queue one command; resolves to its stream id. */
     enqueue: (c: WriterCommand): Promise<string> => (redis as unknown as { tapstackEnqueue: Enqueue }).tapstackEnqueue(WRITER_STREAM, encodeCommand(c)),
