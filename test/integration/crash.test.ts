@@ -11,7 +11,7 @@ import { openDb, type Db } from '../../services/shared/db/database.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
 import { runCli } from '../helpers/cli.js';
 import { startRig, warmBalances, type Rig } from '../helpers/crash-rig.js';
-import { waitFor } from '../helpers/ports.js';
+import { WAIT_SCALE, waitFor } from '../helpers/ports.js';
 import { planTaps, runBurst, type BurstResult } from '../helpers/tap-burst.js';
 
 const PLAYERS = 20;
@@ -20,7 +20,9 @@ const STAKES = [10, 20, 30, 40, 50]; // minor units; one player's 75 taps stake 
 // Even players can pay for all their taps, odd ones for about a third: refusals are part of the mix.
 const FUNDS = Array.from({ length: PLAYERS }, (_, i) => (i % 2 === 0 ? 5_000 : 800));
 const CRASH_AFTER = 400; // 202s before the crash: about 40 % into the burst
-const HANG_MS = 5_000;
+// A request unanswered this long counts as a hang (an API blocked on a dead dependency, which would
+// never answer). Scaled like every wait: a machine busy with other work answers slowly, not never.
+const HANG_MS = 5_000 * WAIT_SCALE;
 const OUTAGE_MS = 1_500;
 
 type Crash = (rig: Rig, t: ExecutionContext) => Promise<void>;
@@ -40,7 +42,7 @@ async function scenario(t: ExecutionContext, tag: string, crash: Crash) {
     taps: planTaps({ count: TAPS, players: PLAYERS, cells: rig.cells.slice(0, 6), stakes: STAKES, tag }),
     concurrency: 50,
     hangMs: HANG_MS,
-    deadlineMs: 40_000,
+    deadlineMs: 40_000 * WAIT_SCALE,
     onAccepted: (n) => {
       if (n === CRASH_AFTER) crashing = crash(rig, t);
     },
