@@ -8,7 +8,7 @@ import { createApp } from '../../services/api/app.js';
 import { loadConfig, type Config } from '../../services/shared/config.js';
 import { openDb, type Db } from '../../services/shared/db/database.js';
 import { migrate } from '../../services/shared/db/migrate.js';
-import { createLogger } from '../../services/shared/logger.js';
+import { createLogger, type Logger } from '../../services/shared/logger.js';
 import { createMetrics } from '../../services/shared/metrics.js';
 import { createRedis, type Redis } from '../../services/shared/redis.js';
 import { createSessionStore } from '../../services/shared/sessions.js';
@@ -27,10 +27,10 @@ export interface TestApi {
   stop(): Promise<void>;
 }
 
-export async function startApi(testRedis: TestRedis, extra: Record<string, string> = {}): Promise<TestApi> {
+export async function startApi(testRedis: TestRedis, extra: Record<string, string> = {}, opts: { log?: Logger } = {}): Promise<TestApi> {
   const dataDir = tempDir();
   const config = loadConfig(testEnv({ dataDir, redis: testRedis, extra: { TAPSTACK_PUBLIC_ORIGIN: 'https://tapstack.test', ...extra } }));
-  const log = createLogger({ service: 'api-test', level: 'silent' });
+  const log = opts.log ?? createLogger({ service: 'api-test', level: 'silent' });
   const db = openDb(config.dbFile, { synchronous: 'NORMAL' });
   migrate(db);
   const redis = createRedis(config, log, 'api-test');
