@@ -22,7 +22,7 @@ import { CURRENT_QUOTE_KEY } from '../shared/market/quote-store.js';
 import { readBreaker } from '../shared/market/breaker-store.js';
 import { createTickStore } from '../shared/market/tick-store.js';
 import { handle } from './envelope.js';
-import type { PlayerEvent } from '../shared/betting/commands.js';
+import { decodePlayerEvents } from '../shared/betting/commands.js';
 import { pendingBet, publicBet } from '../shared/betting/public-bet.js';
 import { readPendingBets } from '../shared/betting/reserve.js';
 import type { Db } from '../shared/db/database.js';
@@ -118,21 +118,20 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
   const seen = new Set<string>();
   const onMessage = (channel: string, message: string) => {
     try {
-      const data = JSON.parse(message) as Record<string, unknown>;
       const broadcast = { [deps.channels.ticks]: 'price', [deps.channels.quotes]: 'quote', [deps.channels.breaker]: 'breaker' }[channel];
       if (broadcast) {
-        io.emit(broadcast, data);
+        io.emit(broadcast, JSON.parse(message) as unknown);
         emitted.inc({ event: broadcast });
       } else if (channel === deps.channels.userEvents) {
-        const e = data as unknown as PlayerEvent<Record<string, unknown>>;
-        if (typeof e.address !== 'string' || typeof e.event !== 'string' || typeof e.eventId !== 'string') throw new Error('not a player event');
-        // At-least-once upstream (a redelivered batch re-sends), exactly once to the player here;
-        // clients de-duplicate on eventId too (across realtime restarts).
-        if (seen.has(e.eventId)) return;
-        seen.add(e.eventId);
-        if (seen.size > SEEN_EVENTS) seen.delete(seen.values().next().value as string);
-        io.to(userRoom(e.address)).emit(e.event, { ...e.data, eventId: e.eventId });
-        emitted.inc({ event: e.event });
+        for (const e of decodePlayerEvents(message)) {
+          // At-least-once upstream (a redelivered batch re-sends), exactly once to the player here;
+          // clients de-duplicate on eventId too (across realtime restarts).
+          if (seen.has(e.eventId)) continue;
+          seen.add(e.eventId);
+          if (seen.size > SEEN_EVENTS) seen.delete(seen.values().next().value as string);
+          io.to(userRoom(e.address)).emit(e.event, { ...e.data, eventId: e.eventId });
+          emitted.inc({ event: e.event });
+        }
       }
     } catch (err) {
       log.warn({ channel, err: (err as Error).message }, 'dropped a malformed pub/sub message');

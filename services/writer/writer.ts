@@ -19,6 +19,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis.js';
 import {
   decodeCommand,
+  encodePlayerEvents,
   payoutOf,
   playerEventId,
   WRITER_GROUP,
@@ -233,7 +234,7 @@ export function createWriter(deps: WriterDeps) {
     for (const r of out.results) await scripts.tapstackPostResult.call(deps.redis, 1, betKeys.moveResult(r.id), JSON.stringify(r.result), MOVE_RESULT_TTL_SECONDS);
     const pipe = deps.redis.pipeline();
     pipe.xack(WRITER_STREAM, WRITER_GROUP, ...entries.map(([id]) => id));
-    for (const e of out.events) pipe.publish(deps.channels.userEvents, JSON.stringify(e));
+    for (const message of encodePlayerEvents(out.events)) pipe.publish(deps.channels.userEvents, message);
     pipe.xpending(WRITER_STREAM, WRITER_GROUP);
     const results = (await pipe.exec()) ?? [];
     const [ackErr] = results[0] ?? [new Error('no reply to XACK')];

@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { createBookkeeper, type Bookkeeper } from '../../services/shared/betting/bookkeeping.js';
-import { WRITER_GROUP, WRITER_STREAM, encodeCommand, payoutOf, type BetCommand, type PlayerEvent, type WriterCommand } from '../../services/shared/betting/commands.js';
+import { WRITER_GROUP, WRITER_STREAM, decodePlayerEvents, encodeCommand, payoutOf, type BetCommand, type PlayerEvent, type WriterCommand } from '../../services/shared/betting/commands.js';
 import { betKeys } from '../../services/shared/betting/keys.js';
 import { createReserver } from '../../services/shared/betting/reserve.js';
 import { adminMovementRequest } from '../../services/shared/accounts.js';
@@ -52,7 +52,7 @@ async function rig(t: { teardown(fn: () => void | Promise<void>): void }) {
   const sub = createRedis(config, log, 'test-sub');
   const ch = channels(config.redis.prefix);
   const events: PlayerEvent<{ id: string; state: string }>[] = [];
-  sub.on('message', (_c: string, m: string) => events.push(JSON.parse(m)));
+  sub.on('message', (_c: string, m: string) => events.push(...(decodePlayerEvents(m) as typeof events)));
   await sub.subscribe(ch.userEvents);
   const writerWith = (bookkeeper: Bookkeeper) =>
     createWriter({ db: env.db, redis, reader, bookkeeper, channels: ch, log, metrics: createWriterMetrics(createMetrics('writer').registry), batchMax: 500, now: Date.now });

@@ -96,5 +96,27 @@ export interface PlayerEvent<B = unknown> {
 
 export const playerEventId = (betId: string, state: string): string => `${betId}:${state}`;
 
+/** Events per user-events message: one PUBLISH per batch slice, not per bet (the writer's Redis cost). */
+export const PLAYER_EVENTS_PER_MESSAGE = 256;
+
+/** The user-events messages for a batch's events: JSON arrays of at most PLAYER_EVENTS_PER_MESSAGE. */
+export function encodePlayerEvents(events: readonly PlayerEvent[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < events.length; i += PLAYER_EVENTS_PER_MESSAGE) out.push(JSON.stringify(events.slice(i, i + PLAYER_EVENTS_PER_MESSAGE)));
+  return out;
+}
+
+/** The events of one user-events message (an array, or one event as older writers sent); throws on anything else. */
+export function decodePlayerEvents(message: string): PlayerEvent<Record<string, unknown>>[] {
+  const parsed = JSON.parse(message) as unknown;
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  for (const e of list as Partial<PlayerEvent>[]) {
+    if (typeof e?.address !== 'string' || typeof e.event !== 'string' || typeof e.eventId !== 'string' || typeof e.data !== 'object' || e.data === null) {
+      throw new Error('not a player event');
+    }
+  }
+  return list as PlayerEvent<Record<string, unknown>>[];
+}
+
 /** Winnings of a bet: stake × multiplier, floored to the minor unit (the house keeps the dust). */
 export const payoutOf = (stake: number, multiplierCents: number): number => Math.floor((stake * multiplierCents) / 100);
