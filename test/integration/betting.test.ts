@@ -5,7 +5,8 @@
 import test from 'ava';
 import { Wallet } from 'ethers';
 import { adminMovement } from '../../services/shared/accounts.js';
-import { WRITER_STREAM, encodeCommand } from '../../services/shared/betting/commands.js';
+import { WRITER_STREAM, decodePlayerEvents, encodeCommand } from '../../services/shared/betting/commands.js';
+import { channels } from '../../services/shared/channels.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
 import { createRedis, type Redis } from '../../services/shared/redis.js';
 import { createLogger } from '../../services/shared/logger.js';
@@ -46,8 +47,8 @@ test.before(async () => {
   // Taps need the writer (it fills the balance cache): wait until it is ready, however busy the machine.
   await waitFor(async () => (await fetch(`http://127.0.0.1:${writerPort}/readyz`)).status === 200, 'writer ready', 60_000);
   sub = createRedis(api.config, createLogger({ service: 't', level: 'silent' }), 'sub');
-  sub.on('message', (_c: string, m: string) => events.push(JSON.parse(m)));
-  await sub.subscribe(`${api.config.redis.prefix}user-events`);
+  sub.on('message', (_c: string, m: string) => events.push(...(decodePlayerEvents(m) as typeof events)));
+  await sub.subscribe(channels(api.config.redis.prefix).userEvents);
 });
 
 test.after.always(async () => {

@@ -9,7 +9,8 @@ import { Wallet } from 'ethers';
 import { adminMovement } from '../../services/shared/accounts.js';
 import { createQueue } from '../../services/shared/betting/queue.js';
 import { betKeys } from '../../services/shared/betting/keys.js';
-import { WRITER_STREAM } from '../../services/shared/betting/commands.js';
+import { WRITER_STREAM, decodePlayerEvents } from '../../services/shared/betting/commands.js';
+import { channels } from '../../services/shared/channels.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
 import { getBet } from '../../services/shared/repos/bets.repo.js';
 import { post, startApi, type TestApi } from '../helpers/api.js';
@@ -119,7 +120,8 @@ async function drained(s: Stack, ids: string[]) {
 }
 
 test.serial('Redis memory reaches a plateau: nothing per bet outlives its commit but the Idempotency-Key, for its TTL', async (t) => {
-  t.timeout(300_000);
+  // A bound for a broken run only (waits inside are bounded themselves): a busy machine is slow.
+  t.timeout(600_000);
   const s = await stack(t, 8);
   // Big enough rounds that what each round adds regardless of its size (a new quote, the liability
   // counters of its cell, which expire with their window) stays small per bet.
@@ -146,14 +148,17 @@ test.serial('Redis memory reaches a plateau: nothing per bet outlives its commit
 });
 
 test.serial('at Redis maxmemory taps get capacity 503s, never 500s; accepted bets are still committed, confirmed and settled', async (t) => {
-  t.timeout(300_000);
+  // A bound for a broken run only (waits inside are bounded themselves): a busy machine is slow.
+  t.timeout(600_000);
   const s = await stack(t, 6);
   const queue = createQueue(s.api.redis);
   const sub = s.api.redis.duplicate();
   t.teardown(() => sub.disconnect());
   const told = new Set<string>();
-  sub.on('message', (_c: string, m: string) => told.add((JSON.parse(m) as { eventId: string }).eventId));
-  await sub.subscribe(`${s.api.config.redis.prefix}user-events`);
+  sub.on('message', (_c: string, m: string) => {
+    for (const e of decodePlayerEvents(m)) told.add(e.eventId);
+  });
+  await sub.subscribe(channels(s.api.config.redis.prefix).userEvents);
   // Lower the cap below what is in use while a burst runs.
   const lowered = (async () => {
     await waitFor(() => (s.api.db.raw.prepare('SELECT COUNT(*) AS n FROM bets').get() as { n: number }).n >= 300, '300 bets committed', 120_000);
