@@ -279,3 +279,76 @@ test.serial('on (re)connect the realtime service sends a player their queued bet
   t.deepEqual(second.pending, []);
   t.deepEqual(second.recent.map((b) => [b.id, b.state]), [[queued.id, 'open']]);
 });
+
+test.serial('the bookkeeper applies each effect once however a batch is cut: one call, one per effect, or a redelivery from the middle', async (t) => {
+  const r = await rig(t);
+  const BOB = '0x71C7656EC7ab88b098defB751B7401B5f6d8976F';
+  // Effects of one batch over two accounts, two cells and a window: reservations (pending -stake,
+  // some rejected: balance back and caps released), settlements (payouts, caps released), credits.
+  const startMs = 1_800_000_000_000;
+  const effects = Array.from({ length: 40 }, (_, i) => {
+    const address = i % 3 === 0 ? BOB : ALICE;
+    const at = `1700000000000-${i + 1}`;
+    const kind = i % 4;
+    return kind === 0
+      ? { at, address, balance: 0, pending: -(10 + i), release: 0, startMs, lowCents: 100, retire: `bk${i}` }
+      : kind === 1
+        ? { at, address, balance: 10 + i, pending: -(10 + i), release: 3 * (10 + i), startMs, lowCents: 100 + (i % 2) * 100, retire: `bk${i}` }
+        : kind === 2
+          ? { at, address, balance: 5 * i, pending: 0, release: 2 * i, startMs, lowCents: 200 }
+          : { at, address, balance: 7, pending: 0, release: 0, startMs: 0, lowCents: 0 };
+  });
+  const seed = async (prefix: string) => {
+    for (const a of [ALICE, BOB]) {
+      await r.redis.set(`${prefix}${betKeys.balance(a)}`, '100000');
+      await r.redis.set(`${prefix}${betKeys.pending(a)}`, '5000');
+    }
+    for (const low of [100, 200]) await r.redis.set(`${prefix}${betKeys.cellLiability(startMs, low)}`, '100000');
+    await r.redis.set(`${prefix}${betKeys.columnLiability(startMs)}`, '100000');
+    for (const e of effects) {
+      if (!e.retire) continue;
+      await r.redis.set(`${prefix}${betKeys.pendingBet(e.retire)}`, '{}');
+      await r.redis.zadd(`${prefix}${betKeys.pendingBets(e.address)}`, 1, e.retire);
+    }
+  };
+  // The state every key that bookkeeping touches ends in, under one key prefix.
+  const state = async (prefix: string) => {
+    const keys = [
+      ...[ALICE, BOB].flatMap((a) => [betKeys.balance(a), betKeys.pending(a), betKeys.appliedUpTo(a)]),
+      betKeys.cellLiability(startMs, 100),
+      betKeys.cellLiability(startMs, 200),
+      betKeys.columnLiability(startMs),
+      ...effects.flatMap((e) => (e.retire ? [betKeys.pendingBet(e.retire)] : [])),
+    ];
+    const values = await Promise.all(keys.map((k) => r.redis.get(`${prefix}${k}`)));
+    const queued = await Promise.all([ALICE, BOB].map((a) => r.redis.zrange(`${prefix}${betKeys.pendingBets(a)}`, 0, -1)));
+    return { values: Object.fromEntries(keys.map((k, i) => [k, values[i]])), queued };
+  };
+  // Each way runs against its own copy of the keys: a bookkeeper on a connection with its own prefix.
+  const withPrefix = (p: string) => {
+    const conn = r.redis.duplicate({ keyPrefix: `${r.config.redis.prefix}${p}` });
+    t.teardown(() => conn.disconnect());
+    return createBookkeeper(conn);
+  };
+  const whole = withPrefix('whole:');
+  const single = withPrefix('single:');
+  const redelivered = withPrefix('redo:');
+  await seed('whole:');
+  await seed('single:');
+  await seed('redo:');
+  t.is(await whole.apply(effects), effects.length);
+  for (const e of effects) t.is(await single.apply([e]), 1);
+  // A batch applied up to effect 25 (the writer died before the rest), then redelivered whole.
+  t.is(await redelivered.apply(effects.slice(0, 25)), 25);
+  t.is(await redelivered.apply(effects), effects.length - 25);
+  t.is(await redelivered.apply(effects), 0, 'a second redelivery applies nothing');
+  const expected = await state('single:');
+  t.deepEqual(await state('whole:'), expected);
+  t.deepEqual(await state('redo:'), expected);
+  // And the figures themselves, for one account: balance and pending moved by the sums.
+  const alice = effects.filter((e) => e.address === ALICE);
+  t.is(Number(expected.values[betKeys.balance(ALICE)]), 100_000 + alice.reduce((s, e) => s + e.balance, 0));
+  const pend = 5000 + alice.reduce((s, e) => s + e.pending, 0);
+  t.is(expected.values[betKeys.pending(ALICE)], pend > 0 ? String(pend) : null);
+  t.deepEqual(expected.queued, [[], []], 'every retired bet left the pending lists');
+});

@@ -58,6 +58,11 @@ export function movementEffect(address: string, amount: number, at: string): Eff
 const KEYS_PER_EFFECT = 7;
 const ARGS_PER_EFFECT = 6;
 
+// Effects are compared with the watermark one by one, in order, but Redis is written once per
+// key per call: the watermark and the balance/pending counters per account, the caps per cell and
+// window, the retired records in one DEL and one ZREM per account. The script is atomic, so the
+// end state is the same as applying each effect alone (pending only ever decreases here, so
+// "delete at <= 0" after the sum is the same as after each step).
 const APPLY = `#!lua flags=allow-oom
 local function before(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
@@ -65,33 +70,61 @@ local function before(a, b)
   am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
   return am < bm or (am == bm and as < bs)
 end
+local marks, order, moved = {}, {}, {}
+local bal, pend, rel = {}, {}, {}
+local retired, retiredBy = {}, {}
 local applied = 0
 for i = 0, #KEYS / ${KEYS_PER_EFFECT} - 1 do
   local k = i * ${KEYS_PER_EFFECT}
   local a = i * ${ARGS_PER_EFFECT}
   local at = ARGV[a + 1]
-  local mark = redis.call('GET', KEYS[k + 1])
+  local markKey = KEYS[k + 1]
+  local mark = marks[markKey]
+  if mark == nil then
+    mark = redis.call('GET', markKey) or false
+    order[#order + 1] = markKey
+  end
   if not mark or before(mark, at) then
     applied = applied + 1
-    redis.call('SET', KEYS[k + 1], at, 'EX', ARGV[a + 6])
+    marks[markKey] = at
+    moved[markKey] = true
     local dBal = tonumber(ARGV[a + 2])
-    if dBal ~= 0 and redis.call('EXISTS', KEYS[k + 2]) == 1 then redis.call('INCRBY', KEYS[k + 2], dBal) end
+    if dBal ~= 0 then bal[KEYS[k + 2]] = (bal[KEYS[k + 2]] or 0) + dBal end
     local dPend = tonumber(ARGV[a + 3])
-    if dPend ~= 0 then
-      if redis.call('INCRBY', KEYS[k + 3], dPend) <= 0 then redis.call('DEL', KEYS[k + 3]) end
+    if dPend ~= 0 then pend[KEYS[k + 3]] = (pend[KEYS[k + 3]] or 0) + dPend end
+    local r = tonumber(ARGV[a + 4])
+    if r ~= 0 then
+      rel[KEYS[k + 4]] = (rel[KEYS[k + 4]] or 0) + r
+      rel[KEYS[k + 5]] = (rel[KEYS[k + 5]] or 0) + r
     end
-    local rel = tonumber(ARGV[a + 4])
-    if rel ~= 0 then
-      for j = 4, 5 do
-        if redis.call('EXISTS', KEYS[k + j]) == 1 then redis.call('DECRBY', KEYS[k + j], rel) end
-      end
-    end
+  else
+    marks[markKey] = mark
   end
   -- Retiring a pending record is idempotent: done on every pass.
   if ARGV[a + 5] ~= '' then
-    redis.call('DEL', KEYS[k + 6])
-    redis.call('ZREM', KEYS[k + 7], ARGV[a + 5])
+    retired[#retired + 1] = KEYS[k + 6]
+    local z = KEYS[k + 7]
+    if not retiredBy[z] then retiredBy[z] = {} end
+    local list = retiredBy[z]
+    list[#list + 1] = ARGV[a + 5]
   end
+end
+local ttl = ARGV[6]
+for _, markKey in ipairs(order) do
+  if moved[markKey] then redis.call('SET', markKey, marks[markKey], 'EX', ttl) end
+end
+for key, d in pairs(bal) do
+  if d ~= 0 and redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, d) end
+end
+for key, d in pairs(pend) do
+  if redis.call('INCRBY', key, d) <= 0 then redis.call('DEL', key) end
+end
+for key, d in pairs(rel) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECRBY', key, d) end
+end
+for i = 1, #retired, 500 do redis.call('DEL', unpack(retired, i, math.min(i + 499, #retired))) end
+for z, list in pairs(retiredBy) do
+  for i = 1, #list, 500 do redis.call('ZREM', z, unpack(list, i, math.min(i + 499, #list))) end
 end
 return applied`;
 
