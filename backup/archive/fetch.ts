@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Db } from '../../services/shared/db/database.js';
 import { listAnchors, weekLabel, type Anchor } from '../../services/shared/repos/archive.repo.js';
 import type { DecryptionSpec, Target } from '../contracts.js';
-import { commitFile, removeIfExists, sha256OfFile } from './files.js';
+import { commitFile, removeIfExists, sha256Of, sha256OfFile } from './files.js';
 import { localWeekFile } from './local.js';
 import { unpack } from './pack.js';
 import { ArchiveError, weekFileName } from './week-file.js';
@@ -53,4 +53,19 @@ export async function fetchWeek(a: Anchor, dir: string, target: Target, decrypti
     removeIfExists(`${object}.tmp`);
     removeIfExists(tmp);
   }
+}
+
+/** Whether the stored object of an anchored week is missing or not the one the anchor sealed. */
+export async function remoteArchiveProblem(a: Anchor, target: Target): Promise<ArchiveError | undefined> {
+  const label = weekLabel(a.week);
+  const stream = await target.get(a.archiveKey).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!stream) return new ArchiveError('archive-missing', `week ${label}: ${a.archiveKey} is not in ${target.describe()}`);
+  const got = await sha256Of(stream);
+  if (got.sha256 !== a.archiveSha256 || got.bytes !== a.archiveBytes) {
+    return new ArchiveError('archive-corrupt', `week ${label}: ${a.archiveKey} (${got.bytes} B, SHA-256 ${got.sha256}) is not the object the anchor sealed (${a.archiveBytes} B, ${a.archiveSha256})`);
+  }
+  return undefined;
 }

@@ -3,7 +3,9 @@
  * archived week (a local file, or fetched from the archive target) to the live ledger: each week
  * file must be the one its anchor sealed (plaintext SHA-256), hold the anchored segment with an
  * intact hash chain whose balance_after values follow on from the weeks before, and the account
- * sums of all archives together must equal the carried-forward sums in the primary file.
+ * sums of all archives together must equal the carried-forward sums in the primary file. With
+ * `remote`, each week's stored object is also read back and compared with its anchor, so a lost
+ * or damaged archive is found even while a good local copy exists.
  *
  * Balances across archives: the anchors carry the per-account carried-forward sums (sealed by
  * `carried_digest`), so the daily live check needs no archive; this walk re-derives them.
@@ -19,7 +21,11 @@ export interface ArchivesReport extends IntegrityReport {
   archives: { week: string; rows: number; bets: number; ok: boolean }[];
 }
 
-export async function checkArchives(db: Db, weekFile: (a: Anchor) => Promise<string>, opts: { maxListed?: number } = {}): Promise<ArchivesReport> {
+export async function checkArchives(
+  db: Db,
+  weekFile: (a: Anchor) => Promise<string>,
+  opts: { maxListed?: number; remote?: (a: Anchor) => Promise<ArchiveError | undefined> } = {},
+): Promise<ArchivesReport> {
   const live = checkIntegrity(db, opts);
   const problems: Problem[] = [...live.problems];
   let problemCount = live.problemCount;
@@ -33,6 +39,8 @@ export async function checkArchives(db: Db, weekFile: (a: Anchor) => Promise<str
   let rows = 0;
   for (const a of listAnchors(db)) {
     const before = problemCount;
+    const remote = await opts.remote?.(a);
+    if (remote) report({ type: remote.code === 'archive-missing' ? 'archive-missing' : 'archive-corrupt', message: remote.message });
     let file: string;
     try {
       file = await weekFile(a);

@@ -39,6 +39,9 @@ export function buildWeekFile(db: Db, dir: string, w: WeekSpec, opening: readonl
   removeIfExists(tmp);
   removeIfExists(`${tmp}-journal`);
   try {
+    // An empty file is an empty database; ATTACH cannot create one on a connection opened
+    // without SQLITE_OPEN_CREATE (the admin CLI opens the primary file that way).
+    fs.writeFileSync(tmp, '', { mode: 0o600 });
     copyWeek(db, tmp, { ...w, now });
     const problems = checkWeekFile(tmp, w, opening);
     if (problems.length) throw new ArchiveError('week-check-failed', `week ${weekLabel(w.week)}: the copy does not match the primary file (${problems[0]?.message})`, problems);

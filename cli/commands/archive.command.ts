@@ -5,6 +5,7 @@
  * to incremental auto-vacuum once, with the app stopped.
  */
 import type { Command } from 'commander';
+import { pino } from 'pino';
 import { runArchiver } from '../../backup/archive/archiver.js';
 import { anchorOf, fetchWeek } from '../../backup/archive/fetch.js';
 import { localWeeks } from '../../backup/archive/local.js';
@@ -43,7 +44,8 @@ export function registerArchive(program: Command, ctx: Context): void {
     .action((opts: { now?: string; json?: boolean }) =>
       archiveCli(async () => {
         const config = ctx.config();
-        const log = createLogger({ service: 'archive-cli', level: config.logLevel });
+        // Logs on stderr: stdout is the command's answer (one JSON document with --json).
+        const log = createLogger({ service: 'archive-cli', level: config.logLevel, destination: pino.destination({ dest: 2, sync: true }) });
         const setup = archiveSetup(config, { log });
         const fixed = opts.now === undefined ? undefined : Number(opts.now);
         try {

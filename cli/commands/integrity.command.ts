@@ -1,6 +1,6 @@
 /** `tapstack integrity check`: balances equal their ledger sums and the hash chain is intact. */
 import type { Command } from 'commander';
-import { fetchWeek } from '../../backup/archive/fetch.js';
+import { fetchWeek, remoteArchiveProblem } from '../../backup/archive/fetch.js';
 import { checkArchives } from '../../backup/archive/integrity.js';
 import { localWeekFile } from '../../backup/archive/local.js';
 import { archiveSetup } from '../../backup/archive/setup.js';
@@ -24,12 +24,15 @@ export function registerIntegrity(program: Command, ctx: Context): void {
       let report: IntegrityReport & { archives?: { week: string; ok: boolean }[] };
       if (opts.archives) {
         const config = ctx.config();
-        // The archive target is opened only when a week is not local.
-        let setup: ReturnType<typeof archiveSetup> | undefined;
+        // Every stored object is read back (SHA-256); a week not local is also fetched and decrypted.
+        const setup = archiveSetup(config, { identityFiles: opts.identity ?? [] });
         try {
-          report = await checkArchives(ctx.db(), async (a) => localWeekFile(config.archive.dir, a.week) ?? (setup ??= archiveSetup(config, { identityFiles: opts.identity ?? [] }), fetchWeek(a, config.archive.dir, setup.target, setup.decryption)), { maxListed });
+          report = await checkArchives(ctx.db(), async (a) => localWeekFile(config.archive.dir, a.week) ?? fetchWeek(a, config.archive.dir, setup.target, setup.decryption), {
+            maxListed,
+            remote: (a) => remoteArchiveProblem(a, setup.target),
+          });
         } finally {
-          await setup?.target.close?.();
+          await setup.target.close?.();
         }
       } else report = checkIntegrity(ctx.db(), { maxListed });
       if (opts.json) printJson(report);
