@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../../services/shared/db/database.js';
-import { archivedTotals, archiveRuns, lastArchiveSuccess } from '../../services/shared/repos/archive.repo.js';
+import { archivedTotals, archiveRuns, isoWeekEnd, lastArchiveSuccess, oldestLiveLedgerTime } from '../../services/shared/repos/archive.repo.js';
+import { isoWeek } from '../../services/shared/repos/bets.repo.js';
 
 export function createArchiveMetrics() {
   const registry = new Registry();
@@ -16,7 +17,11 @@ export function createArchiveMetrics() {
   const registers = [registry];
   return {
     registry,
-    lastSuccess: new Gauge({ name: 'tapstack_archive_last_success_timestamp_seconds', help: 'Unix time the newest week was completely archived (0: never)', registers }),
+    lastSuccess: new Gauge({
+      name: 'tapstack_archive_last_success_timestamp_seconds',
+      help: 'Unix time the newest week was completely archived; before the first, the end of the first week holding data (now if none)',
+      registers,
+    }),
     weeks: new Gauge({ name: 'tapstack_archive_weeks', help: 'Weeks archived (anchored and deleted from the primary file)', registers }),
     rows: new Gauge({ name: 'tapstack_archive_ledger_rows', help: 'Ledger rows moved to archives', registers }),
     bets: new Gauge({ name: 'tapstack_archive_bets', help: 'Bets moved to archives', registers }),
@@ -30,9 +35,15 @@ export function createArchiveMetrics() {
 
 export type ArchiveMetrics = ReturnType<typeof createArchiveMetrics>;
 
-/** Set the gauges from the journal and the file sizes. */
-export function refreshArchiveMetrics(m: ArchiveMetrics, db: Db): void {
-  m.lastSuccess.set(Math.floor((lastArchiveSuccess(db) ?? 0) / 1000));
+/**
+ * Set the gauges from the journal and the file sizes. Before the first archived week the dead
+ * man's switch counts from the end of the first week with data: a new install does not alert, an
+ * install whose archival never worked does, 8 days after its first week ended.
+ */
+export function refreshArchiveMetrics(m: ArchiveMetrics, db: Db, now: () => number = Date.now): void {
+  const oldest = oldestLiveLedgerTime(db);
+  const since = lastArchiveSuccess(db) ?? (oldest === undefined ? now() : isoWeekEnd(isoWeek(oldest)));
+  m.lastSuccess.set(Math.floor(since / 1000));
   const t = archivedTotals(db);
   m.weeks.set(t.weeks);
   m.rows.set(t.rows);

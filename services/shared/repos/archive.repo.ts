@@ -246,6 +246,11 @@ export function lastArchiveSuccess(db: Db): number | undefined {
   return r.t ?? undefined;
 }
 
+/** When the oldest row still in the live ledger was written (undefined: none). */
+export function oldestLiveLedgerTime(db: Db): number | undefined {
+  return (db.stmt('SELECT created_at AS t FROM ledger ORDER BY seq LIMIT 1').get() as { t: number } | undefined)?.t;
+}
+
 /** Totals over completed weeks, for metrics. */
 export function archivedTotals(db: Db): { weeks: number; rows: number; bets: number; bytes: number } {
   return db
