@@ -10,11 +10,11 @@ import path from 'node:path';
 import { openDb, type Db } from '../../services/shared/db/database.js';
 import { walkChain, type Problem } from '../../services/shared/integrity.js';
 import { iterateLedger } from '../../services/shared/repos/ledger.repo.js';
-import { weekLabel, type AccountSum } from '../../services/shared/repos/archive.repo.js';
+import { weekFileName, weekLabel, type AccountSum } from '../../services/shared/repos/archive.repo.js';
 import { copyWeek, readWeekMeta, WEEK_FILE_FORMAT, weekAccountSums, weekBetTotals, type WeekMeta } from '../../services/shared/repos/week-file.repo.js';
 import { commitFile, removeIfExists } from './files.js';
 
-export const weekFileName = (week: number) => `bets-${weekLabel(week)}.db`;
+export { weekFileName };
 export const weekObjectKey = (week: number) => `archive/${weekFileName(week)}.zst.age`;
 
 export interface WeekSpec {

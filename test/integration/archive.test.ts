@@ -22,6 +22,8 @@ import { findByRef, postMovement, queryLedger } from '../../services/shared/repo
 import { startS3rver, type TestS3 } from '../helpers/backup-servers.js';
 import { archiveRig, HOUR, seedWeek, WEEK, type ArchiveRig } from '../helpers/archive-fixture.js';
 import { openDb } from '../../services/shared/db/database.js';
+import { archivedHistory, listBetsAcrossArchives } from '../../services/shared/archived-history.js';
+import { listBets } from '../../services/shared/repos/bets.repo.js';
 
 let s3: TestS3;
 test.before(async () => {
@@ -56,6 +58,7 @@ test('a closed week of 20,000 bets is archived to S3: the primary file shrinks, 
   const rowBefore = findByRef(db, ref);
   const betBefore = getBet(db, 'w202640-b12345');
   const addressRows = queryLedger(db, { address: rowBefore?.address as string, limit: 100_000 }).length;
+  const historyBefore = listBets(db, betBefore?.address as string, { limit: 100_000 });
 
   const { setup, run, config } = archiverFor(rig, db);
   const started = Date.now();
@@ -95,6 +98,10 @@ test('a closed week of 20,000 bets is archived to S3: the primary file shrinks, 
   t.deepEqual(getBet(wk, 'w202640-b12345'), betBefore, 'the archived bet row is the same row');
   wk.close();
   t.is(fs.statSync(local).mode & 0o222, 0, 'the local week file is read-only');
+  // A player's history: the same bets, newest first, across the primary file and the local week.
+  t.deepEqual(listBetsAcrossArchives(db, config.archive.dir, betBefore?.address as string, { limit: 100_000 }), historyBefore);
+  t.is(listBets(db, betBefore?.address as string, { limit: 100_000 }).length, 6, 'only the current week is live');
+  t.deepEqual(archivedHistory(db, config.archive.dir), { archivedBefore: new Date(isoWeekEnd(WEEK)).toISOString(), remoteBefore: null });
 
   fs.rmSync(local, { force: true });
   const fetched = await checkArchives(db, (a) => fetchWeek(a, config.archive.dir, setup.target, setup.decryption));

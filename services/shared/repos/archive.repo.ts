@@ -22,6 +22,9 @@ export const isoWeekEnd = (week: number): number => isoWeekStart(week) + 7 * DAY
 /** 202647 → `2026-W47`; the week file is `bets-2026-W47.db`. */
 export const weekLabel = (week: number): string => `${Math.floor(week / 100)}-W${String(week % 100).padStart(2, '0')}`;
 
+/** The week file of an archived week (in TAPSTACK_ARCHIVE_DIR). */
+export const weekFileName = (week: number): string => `bets-${weekLabel(week)}.db`;
+
 export function parseWeekLabel(text: string): number | undefined {
   const m = /^(\d{4})-?W(\d{2})$/i.exec(text.trim());
   if (!m) return undefined;
