@@ -4,6 +4,7 @@
  * file; the ledger stays provable and queryable across the archive.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { runArchiver } from '../../backup/archive/archiver.js';
@@ -20,7 +21,10 @@ import { archiveRun, isoWeekEnd, listAnchors, weekLabel } from '../../services/s
 import { getBet, settleBet } from '../../services/shared/repos/bets.repo.js';
 import { findByRef, postMovement, queryLedger } from '../../services/shared/repos/ledger.repo.js';
 import { startS3rver, type TestS3 } from '../helpers/backup-servers.js';
-import { archiveRig, HOUR, seedWeek, WEEK, type ArchiveRig } from '../helpers/archive-fixture.js';
+import { accounts, archiveRig, HOUR, seedWeek, WEEK, type ArchiveRig } from '../helpers/archive-fixture.js';
+import { migrate } from '../../services/shared/db/migrate.js';
+import { MIGRATIONS } from '../../services/shared/db/migrations/index.js';
+import { ensureUser } from '../../services/shared/repos/users.repo.js';
 import { openDb } from '../../services/shared/db/database.js';
 import { archivedHistory, listBetsAcrossArchives } from '../../services/shared/archived-history.js';
 import { listBets } from '../../services/shared/repos/bets.repo.js';
@@ -141,4 +145,20 @@ test('an open bet in a closed week keeps the whole week in the primary file unti
   t.is(queryLedger(db, { limit: 1 })[0]?.prevHash, listAnchors(db)[0]?.lastHash);
   await setup.target.close?.();
   db.close();
+});
+
+test('a file from before the archive migrations (a backup drilled before it is migrated) still passes the integrity check', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapstack-archive-old-'));
+  const db = openDb(path.join(dir, 'old.db'), { synchronous: 'NORMAL' });
+  migrate(db, MIGRATIONS.slice(0, 5));
+  const [a] = accounts(1);
+  db.write(() => {
+    ensureUser(db, a as string, 1);
+    postMovement(db, { address: a as string, kind: 'credit', amount: 7, ref: 'old' }, 1);
+  });
+  const r = checkIntegrity(db);
+  t.true(r.ok, JSON.stringify(r.problems));
+  t.is(r.rows, 1);
+  db.close();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
