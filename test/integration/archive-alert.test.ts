@@ -9,7 +9,9 @@ import { createArchiveMetrics, refreshArchiveMetrics } from '../../backup/archiv
 import { isoWeekEnd } from '../../services/shared/repos/archive.repo.js';
 import { postMovement } from '../../services/shared/repos/ledger.repo.js';
 import { ensureUser } from '../../services/shared/repos/users.repo.js';
-import { freshDb } from '../helpers/env.js';
+import { freshDb, testEnv } from '../helpers/env.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+import { startProcess } from '../helpers/process.js';
 import { WEEK, accounts } from '../helpers/archive-fixture.js';
 
 const run = promisify(execFile);
@@ -38,4 +40,22 @@ test('before any archive the switch counts from the end of the first week with d
   refreshArchiveMetrics(m, db, () => 1_700_000_000_000);
   t.is(await value(), isoWeekEnd(WEEK) / 1000);
   db.close();
+});
+
+test('the archiver process serves the dead man\'s switch on its port and stops on SIGTERM (archival off: nothing archived)', async (t) => {
+  const { dir, db } = freshDb();
+  db.close();
+  const port = await freePort();
+  const proc = startProcess('backup/archive/main.js', testEnv({ dataDir: dir, extra: { TAPSTACK_ARCHIVE_PORT: String(port), TAPSTACK_REDIS_URL: 'redis://127.0.0.1:1/0' } }));
+  try {
+    const text = await waitFor(async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+      return r?.ok ? r.text() : undefined;
+    }, `archiver metrics on ${port}: ${proc.output()}`);
+    t.regex(text, /tapstack_archive_last_success_timestamp_seconds\{service="archiver"\} \d+/);
+    t.regex(text, /tapstack_archive_weeks\{service="archiver"\} 0/);
+    t.is((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+  } finally {
+    t.is(await proc.stop(), 0, proc.output());
+  }
 });
