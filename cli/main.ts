@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerAccount } from './commands/account.command.js';
+import { registerArchive } from './commands/archive.command.js';
 import { registerBackup } from './commands/backup.command.js';
 import { registerConfig } from './commands/config.command.js';
 import { registerIntegrity } from './commands/integrity.command.js';
@@ -30,6 +31,7 @@ registerMigrate(program, ctx);
 registerConfig(program, ctx);
 registerSetup(program, ctx);
 registerBackup(program, ctx);
+registerArchive(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

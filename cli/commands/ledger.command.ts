@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { normaliseAddress } from '../../services/shared/address.js';
 import { formatAmount } from '../../services/shared/money.js';
-import { ledgerKinds, queryLedger } from '../../services/shared/repos/ledger.repo.js';
+import { queryLedgerWithArchives } from '../../backup/archive/query.js';
+import { ledgerKinds } from '../../services/shared/repos/ledger.repo.js';
 import { CliError, EXIT, type Context } from '../context.js';
 import { parseTime, printJson, printTable } from '../output.js';
 import { usage } from './account.command.js';
@@ -22,7 +23,7 @@ export function registerLedger(program: Command, ctx: Context): void {
   const ledger = program.command('ledger').description('Read the append-only ledger');
   ledger
     .command('query')
-    .description('List ledger rows matching every given filter, oldest first')
+    .description('List ledger rows matching every given filter, oldest first (archived weeks kept locally included)')
     .option('--address <address>', 'rows of this account')
     .option('--ref <ref>', 'the row with this reference')
     .option('--kind <kind>', 'rows of this kind (credit, debit, demo-grant, bet-stake, ...)')
@@ -48,7 +49,9 @@ export function registerLedger(program: Command, ctx: Context): void {
       if (filter.kind !== undefined && !ledgerKinds(db).some((k) => k.kind === filter.kind)) {
         throw new CliError(`unknown kind "${filter.kind}"; kinds: ${ledgerKinds(db).map((k) => k.kind).join(', ')}`, 'invalid-argument', EXIT.usage);
       }
-      const rows = queryLedger(db, filter);
+      const { rows, remoteWeeks } = queryLedgerWithArchives(db, config.archive.dir, filter);
+      // Said on stderr, so --json output stays the same one array of rows.
+      if (remoteWeeks.length) process.stderr.write(`note: archived week(s) ${remoteWeeks.join(', ')} are not local and were not searched: \`tapstack archive fetch <week>\` first\n`);
       if (opts.json) {
         return printJson(rows.map((r) => ({ ...r, createdAt: new Date(r.createdAt).toISOString(), meta: r.meta ? JSON.parse(r.meta) : null })));
       }

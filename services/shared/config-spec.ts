@@ -150,6 +150,13 @@ export const CONFIG_SPEC = {
     secret: true,
   }),
   backupPort: v({ env: 'TAPSTACK_BACKUP_PORT', doc: 'Port of the backup scheduler health/metrics listener.', schema: port, default: '9469' }),
+  archiveTarget: v({ env: 'TAPSTACK_ARCHIVE_TARGET', doc: 'Name of the backup-config target (DEPLOY.md "Weekly archival") closed weeks are archived to; empty = archival off.', schema: z.string().regex(/^([a-z0-9][a-z0-9_-]{0,39})?$/), default: '' }),
+  archiveDir: v({ env: 'TAPSTACK_ARCHIVE_DIR', doc: 'Directory of the local, read-only week files (bets-YYYY-Www.db); empty = <data dir>/archive.', schema: z.string(), default: '' }),
+  archiveKeepLocalWeeks: v({ env: 'TAPSTACK_ARCHIVE_KEEP_LOCAL_WEEKS', doc: 'Archived weeks kept locally (read-only, queryable) besides the copy in the archive target.', schema: z.coerce.number().int().min(0).max(520), default: '4' }),
+  archiveCron: v({ env: 'TAPSTACK_ARCHIVE_CRON', doc: 'Cron expression (UTC) of the archiver\'s look for closed weeks (a run resumes a killed one).', schema: z.string().refine((c) => validCron(c), 'not a valid cron expression'), default: '40 * * * *' }),
+  archiveGraceHours: v({ env: 'TAPSTACK_ARCHIVE_GRACE_HOURS', doc: 'A week is closed this many hours after its end (Monday 00:00 UTC).', schema: z.coerce.number().int().min(0).max(168), default: '6' }),
+  archiveDeleteBatch: v({ env: 'TAPSTACK_ARCHIVE_DELETE_BATCH', doc: 'Rows deleted per short transaction once a week is archived and verified.', schema: posInt.max(100_000), default: '2000' }),
+  archivePort: v({ env: 'TAPSTACK_ARCHIVE_PORT', doc: 'Port of the archiver health/metrics listener.', schema: port, default: '9470' }),
   logLevel: v({ env: 'TAPSTACK_LOG_LEVEL', doc: 'pino log level.', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' }),
   shutdownTimeoutMs: v({ env: 'TAPSTACK_SHUTDOWN_TIMEOUT_MS', doc: 'Longest graceful shutdown before a forced exit.', schema: posInt, default: '10000' }),
 } as const;

@@ -77,6 +77,17 @@ export interface Config {
     readonly host: string;
     readonly port: number;
   };
+  readonly archive: {
+    /** Backup-config target name; '' = archival off. */
+    readonly target: string;
+    readonly dir: string;
+    readonly keepLocalWeeks: number;
+    readonly cron: string;
+    readonly graceMs: number;
+    readonly deleteBatch: number;
+    readonly host: string;
+    readonly port: number;
+  };
   readonly appliance: {
     readonly tlsDir: string;
     readonly tlsCertFile: string;
@@ -241,6 +252,16 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
       identity: r.backupIdentity,
       host: r.workerHost,
       port: r.backupPort,
+    },
+    archive: {
+      target: r.archiveTarget,
+      dir: r.archiveDir ? path.resolve(opts.cwd ?? process.cwd(), r.archiveDir) : path.join(dataDir, 'archive'),
+      keepLocalWeeks: r.archiveKeepLocalWeeks,
+      cron: r.archiveCron,
+      graceMs: r.archiveGraceHours * 3_600_000,
+      deleteBatch: r.archiveDeleteBatch,
+      host: r.workerHost,
+      port: r.archivePort,
     },
     appliance: {
       tlsDir: r.tlsDir ? path.resolve(opts.cwd ?? process.cwd(), r.tlsDir) : path.join(dataDir, 'tls'),

@@ -4,10 +4,17 @@
  * the hash chain is intact (every row's hash recomputes and links to its predecessor, seq is
  * contiguous), every row's balance_after equals the running sum of its account, every balance equals
  * the sum of its ledger rows, and the append-only triggers are in place.
+ *
+ * Archived weeks (issue 14): the live chain is checked from the newest archive anchor (the last
+ * row deleted, `ledger_pruned`), running sums start from the per-account sums carried forward
+ * (`ledger_carried`), and the anchors themselves must form an intact chain that the live ledger
+ * extends. `checkArchives` (integrity-archives.ts) walks genesis → every archive → the live file.
  */
 import type { Db } from './db/database.js';
 import { GENESIS_HASH, ledgerRowHash } from './ledger-hash.js';
-import { balancesAgainstLedger, iterateLedger } from './repos/ledger.repo.js';
+import { checkAnchors } from './integrity-anchors.js';
+import { carriedSums, prunedThrough } from './repos/archive.repo.js';
+import { balancesAgainstLedger, hasTable, iterateLedger, type LedgerEntry } from './repos/ledger.repo.js';
 
 export type ProblemType =
   | 'chain-seq-gap'
@@ -16,7 +23,13 @@ export type ProblemType =
   | 'balance-after-mismatch'
   | 'balance-mismatch'
   | 'orphan-ledger-rows'
-  | 'trigger-missing';
+  | 'trigger-missing'
+  | 'anchor-chain'
+  | 'anchor-link'
+  | 'carried-mismatch'
+  | 'archive-missing'
+  | 'archive-corrupt'
+  | 'archive-mismatch';
 
 export interface Problem {
   type: ProblemType;
@@ -39,7 +52,56 @@ export interface IntegrityReport {
   problems: Problem[];
 }
 
-const REQUIRED_TRIGGERS = ['ledger_no_update', 'ledger_no_delete', 'ledger_chain', 'ledger_balance', 'ledger_sign'];
+const REQUIRED_TRIGGERS = ['ledger_no_update', 'ledger_no_delete', 'ledger_chain', 'ledger_balance', 'ledger_sign', 'ledger_anchors_no_update', 'ledger_anchors_no_delete', 'ledger_anchors_chain'];
+
+export type Report = (p: Problem) => void;
+
+/**
+ * Walk ledger rows in chain order from (prevSeq, prevHash), checking seq continuity, links,
+ * hashes and balance_after against `running` (updated in place). Shared by the live check and
+ * the archive walk. Returns the last seq and hash.
+ */
+export function walkChain(rows: Iterable<LedgerEntry>, start: { seq: number; hash: string }, running: Map<string, number>, report: Report): { seq: number; hash: string; rows: number } {
+  let prevHash = start.hash;
+  let prevSeq = start.seq;
+  let n = 0;
+  for (const e of rows) {
+    n += 1;
+    if (e.seq !== prevSeq + 1) {
+      report({ type: 'chain-seq-gap', seq: e.seq, expected: prevSeq + 1, actual: e.seq, message: `seq ${e.seq} follows ${prevSeq}` });
+    }
+    if (e.prevHash !== prevHash) {
+      report({ type: 'chain-broken-link', seq: e.seq, expected: prevHash, actual: e.prevHash, message: `row ${e.seq} does not link to the hash of row ${prevSeq}` });
+    }
+    const recomputed = ledgerRowHash(e);
+    if (recomputed !== e.hash) {
+      report({
+        type: 'chain-hash-mismatch',
+        seq: e.seq,
+        address: e.address,
+        expected: recomputed,
+        actual: e.hash,
+        message: `row ${e.seq} (${e.kind} ${e.amount} ref ${e.ref}) does not match its stored hash: altered after it was written`,
+      });
+    }
+    const sum = (running.get(e.address) ?? 0) + e.amount;
+    running.set(e.address, sum);
+    if (e.balanceAfter !== sum) {
+      report({
+        type: 'balance-after-mismatch',
+        seq: e.seq,
+        address: e.address,
+        expected: sum,
+        actual: e.balanceAfter,
+        message: `row ${e.seq} says balance ${e.balanceAfter} but the account's rows sum to ${sum}`,
+      });
+    }
+    // Chain on the stored hash so one altered row is reported once, not at every later row.
+    prevHash = e.hash;
+    prevSeq = e.seq;
+  }
+  return { seq: prevSeq, hash: prevHash, rows: n };
+}
 
 export function checkIntegrity(db: Db, opts: { now?: () => number; maxListed?: number } = {}): IntegrityReport {
   const now = opts.now ?? Date.now;
@@ -56,55 +118,20 @@ export function checkIntegrity(db: Db, opts: { now?: () => number; maxListed?: n
     const present = new Set(
       (db.raw.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as { name: string }[]).map((r) => r.name),
     );
-    for (const name of REQUIRED_TRIGGERS) {
+    for (const name of REQUIRED_TRIGGERS.filter((n) => hasTable(db, 'ledger_anchors') || !n.startsWith('ledger_anchors'))) {
       if (!present.has(name)) report({ type: 'trigger-missing', message: `protective trigger ${name} is missing` });
     }
 
-    let prevHash = GENESIS_HASH;
-    let prevSeq = 0;
-    let rows = 0;
-    const running = new Map<string, number>();
-    for (const e of iterateLedger(db)) {
-      rows += 1;
-      if (e.seq !== prevSeq + 1) {
-        report({ type: 'chain-seq-gap', seq: e.seq, expected: prevSeq + 1, actual: e.seq, message: `seq ${e.seq} follows ${prevSeq}` });
-      }
-      if (e.prevHash !== prevHash) {
-        report({
-          type: 'chain-broken-link',
-          seq: e.seq,
-          expected: prevHash,
-          actual: e.prevHash,
-          message: `row ${e.seq} does not link to the hash of row ${prevSeq}`,
-        });
-      }
-      const recomputed = ledgerRowHash(e);
-      if (recomputed !== e.hash) {
-        report({
-          type: 'chain-hash-mismatch',
-          seq: e.seq,
-          address: e.address,
-          expected: recomputed,
-          actual: e.hash,
-          message: `row ${e.seq} (${e.kind} ${e.amount} ref ${e.ref}) does not match its stored hash: altered after it was written`,
-        });
-      }
-      const sum = (running.get(e.address) ?? 0) + e.amount;
-      running.set(e.address, sum);
-      if (e.balanceAfter !== sum) {
-        report({
-          type: 'balance-after-mismatch',
-          seq: e.seq,
-          address: e.address,
-          expected: sum,
-          actual: e.balanceAfter,
-          message: `row ${e.seq} says balance ${e.balanceAfter} but the account's rows sum to ${sum}`,
-        });
-      }
-      // Chain on the stored hash so one altered row is reported once, not at every later row.
-      prevHash = e.hash;
-      prevSeq = e.seq;
-    }
+    // From the newest archive anchor on: rows up to `pruned` live in week files (checkArchives).
+    // A file from before migration 006 (a backup drilled before it is migrated) has no archive.
+    const archived = hasTable(db, 'ledger_anchors');
+    const pruned = (archived && prunedThrough(db)) || { seq: 0, hash: GENESIS_HASH };
+    const running = new Map((archived ? carriedSums(db) : []).map((c) => [c.address, c.amount]));
+    if (archived) checkAnchors(db, pruned, report);
+    const walked = walkChain(iterateLedger(db), pruned, running, report);
+    const rows = walked.rows;
+    const prevSeq = walked.seq;
+    const prevHash = walked.hash;
 
     const balances = balancesAgainstLedger(db);
     let accounts = 0;

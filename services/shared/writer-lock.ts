@@ -26,7 +26,8 @@ export const tryWriterLock = (dataDir: string): WriterLock | undefined => tryFil
 /** Admin commands one at a time (see above): wait for the admin lock. */
 export const takeAdminLock = (dataDir: string, opts: { signal?: AbortSignal } = {}): Promise<WriterLock> => waitForLock(() => tryFileLock(adminLockFile(dataDir)), opts);
 
-function tryFileLock(file: string): WriterLock | undefined {
+/** An OS file lock on `file` (see above); undefined if another process holds it. */
+export function tryFileLock(file: string): WriterLock | undefined {
   const db = new BetterSqlite3(file);
   try {
     db.pragma('busy_timeout = 0');

@@ -1,5 +1,6 @@
 /** The signed-in player's own account. */
 import Router from '@koa/router';
+import { archivedHistory } from '../../shared/archived-history.js';
 import { notFound } from '../../shared/errors.js';
 import { findUser } from '../../shared/repos/users.repo.js';
 import type { Reserver } from '../../shared/betting/reserve.js';
@@ -17,7 +18,7 @@ export function meRoutes(deps: ApiDeps & { reserver: Reserver }): Router {
     const available = await deps.reserver.available(user.address).catch(() => undefined);
     // Not loaded (first visit, or refreshed after an admin movement): ask the writer for it.
     if (available === undefined) void deps.reserver.requestLoad(user.address).catch(() => undefined);
-    ctx.body = { address: user.address, balance: user.balance, available: available ?? null, currency: deps.config.currency, createdAt: new Date(user.createdAt).toISOString() };
+    ctx.body = { address: user.address, balance: user.balance, available: available ?? null, currency: deps.config.currency, createdAt: new Date(user.createdAt).toISOString(), history: archivedHistory(deps.db, deps.config.archive.dir) };
   });
   return router;
 }

@@ -53,6 +53,10 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
   const raw = new BetterSqlite3(file, { readonly: opts.readonly ?? false, fileMustExist: mustExist });
   raw.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
   if (!opts.readonly) {
+    // Takes effect only in a file that has no table yet (a new install): archived weeks then give
+    // their pages back with `incremental_vacuum` (issue 14). An older file keeps auto_vacuum NONE
+    // (reusing free pages) until `tapstack archive compact`.
+    raw.pragma('auto_vacuum = INCREMENTAL');
     const mode = raw.pragma('journal_mode = WAL', { simple: true });
     if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch ${file} to WAL (got ${String(mode)})`);
     raw.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);

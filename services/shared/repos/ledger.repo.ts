@@ -67,7 +67,11 @@ export function hasLedgerRows(db: Db, address: string): boolean {
 
 export function ledgerHead(db: Db): { seq: number; hash: string } {
   const row = db.stmt('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
-  return row ?? { seq: 0, hash: GENESIS_HASH };
+  if (row) return row;
+  // Every live row archived (issue 14): the chain goes on from the last row that left the file.
+  if (!hasTable(db, 'ledger_pruned')) return { seq: 0, hash: GENESIS_HASH };
+  const pruned = db.stmt('SELECT through_seq AS seq, through_hash AS hash FROM ledger_pruned WHERE id = 1').get() as { seq: number; hash: string } | undefined;
+  return pruned ?? { seq: 0, hash: GENESIS_HASH };
 }
 
 /**
@@ -169,16 +173,29 @@ export function iterateLedger(db: Db): IterableIterator<LedgerEntry> {
   })();
 }
 
-/** Every account with its stored balance and the sum of its ledger rows; includes orphan rows. */
+/**
+ * Every account with its stored balance and the sum of its ledger rows, live rows plus the sums
+ * carried forward from archived weeks (`ledger_carried`, issue 14); includes orphan rows.
+ */
 export function balancesAgainstLedger(db: Db): { address: string; balance: number | null; ledgerSum: number; rows: number }[] {
+  // A file from before migration 006 (a backup being drilled before it is migrated) has nothing carried.
+  const carried = hasTable(db, 'ledger_carried') ? 'UNION ALL SELECT address, amount, row_count FROM ledger_carried' : '';
   return db
     .stmt(
-      `SELECT u.address AS address, u.balance AS balance, COALESCE(l.total, 0) AS ledgerSum, COALESCE(l.n, 0) AS rows
-         FROM users u LEFT JOIN (SELECT address, SUM(amount) AS total, COUNT(*) AS n FROM ledger GROUP BY address) l
-           ON l.address = u.address
+      `WITH l AS (
+         SELECT address, SUM(amount) AS total, SUM(n) AS n FROM (
+           SELECT address, amount, 1 AS n FROM ledger
+           ${carried}) GROUP BY address)
+       SELECT u.address AS address, u.balance AS balance, COALESCE(l.total, 0) AS ledgerSum, COALESCE(l.n, 0) AS rows
+         FROM users u LEFT JOIN l ON l.address = u.address
        UNION ALL
-       SELECT l.address, NULL, SUM(l.amount), COUNT(*) FROM ledger l
-        WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.address = l.address) GROUP BY l.address`,
+       SELECT l.address, NULL, l.total, l.n FROM l
+        WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.address = l.address)`,
     )
     .all() as { address: string; balance: number | null; ledgerSum: number; rows: number }[];
+}
+
+/** Whether a table exists (files older than a migration are still read by drills and restores). */
+export function hasTable(db: Db, name: string): boolean {
+  return db.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 }

@@ -1,0 +1,45 @@
+/**
+ * A player's history across archived weeks (issue 14), for the API: archived weeks kept locally
+ * (TAPSTACK_ARCHIVE_DIR, read-only SQLite week files) are read with the same repo as the primary
+ * file, and `archivedHistory` says where the local history ends, so a client can tell "archived,
+ * ask the operator" from "never happened".
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { openDb, type Db } from './db/database.js';
+import { isoWeekEnd, listAnchors, weekFileName } from './repos/archive.repo.js';
+import { listBets, type BetRow } from './repos/bets.repo.js';
+
+export interface ArchivedHistory {
+  /** Bets whose window ended before this were moved out of the primary file (null: none). */
+  archivedBefore: string | null;
+  /** History before this is only in the archive target (older than the local weeks; null: all local). */
+  remoteBefore: string | null;
+}
+
+export function archivedHistory(db: Db, dir: string): ArchivedHistory {
+  const anchors = listAnchors(db);
+  const newest = anchors.at(-1);
+  const missing = anchors.filter((a) => !fs.existsSync(path.join(dir, weekFileName(a.week)))).at(-1);
+  return {
+    archivedBefore: newest ? new Date(isoWeekEnd(newest.week)).toISOString() : null,
+    remoteBefore: missing ? new Date(isoWeekEnd(missing.week)).toISOString() : null,
+  };
+}
+
+/** `listBets` (newest first, paged by placed_at) over the primary file, then the local week files. */
+export function listBetsAcrossArchives(db: Db, dir: string, address: string, opts: { limit: number; before?: number }): BetRow[] {
+  const out = listBets(db, address, opts);
+  for (const a of listAnchors(db).reverse()) {
+    if (out.length >= opts.limit) break;
+    const file = path.join(dir, weekFileName(a.week));
+    if (!fs.existsSync(file)) break; // older weeks are remote only: archivedHistory says so
+    const wk = openDb(file, { readonly: true });
+    try {
+      out.push(...listBets(wk, address, { limit: opts.limit - out.length, ...(opts.before !== undefined ? { before: opts.before } : {}) }));
+    } finally {
+      wk.close();
+    }
+  }
+  return out;
+}
