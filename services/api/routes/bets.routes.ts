@@ -12,7 +12,8 @@ import { betKeys } from '../../shared/betting/keys.js';
 import type { Reserver, ReserveResult } from '../../shared/betting/reserve.js';
 import { isRedisUnavailable, redisRefusal } from '../../shared/redis.js';
 import { AppError, badRequest, conflict, notFound, tooMany } from '../../shared/errors.js';
-import { getBet, listBets } from '../../shared/repos/bets.repo.js';
+import { listBetsAcrossArchives } from '../../shared/archived-history.js';
+import { getBet } from '../../shared/repos/bets.repo.js';
 import { pendingBet, publicBet } from '../../shared/betting/public-bet.js';
 import type { Admission } from '../admission.js';
 import type { ApiDeps } from '../deps.js';
@@ -186,7 +187,9 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
     const before = ctx.query.before === undefined ? undefined : Number(ctx.query.before);
     if (before !== undefined && !Number.isSafeInteger(before)) throw badRequest('invalid-query', 'before must be a time in ms');
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { bets: listBets(deps.db, session.address, { limit, ...(before !== undefined ? { before } : {}) }).map(publicBet) };
+    // The primary file, then the week files archival keeps locally (older weeks: GET /api/me says
+    // where the local history ends, `history.remoteBefore`).
+    ctx.body = { bets: listBetsAcrossArchives(deps.db, config.archive.dir, session.address, { limit, ...(before !== undefined ? { before } : {}) }).map(publicBet) };
   });
   return router;
 }
