@@ -22,6 +22,7 @@ import { writeProblem } from './probe.js';
 import { SETUP_LOCK_NAME, newMarker, readMarker, writeMarker } from './markers.js';
 import { nginxVars, redisIsLocal, renderRedisConf, renderTemplate } from './render.js';
 import { ensureRedisSecret } from './secrets.js';
+import { dedupKeyFile, ensureInstallKeys, signingKeyFile } from '../../backup/engine/install-keys.js';
 import { applyTls, assertWritable, ensureServedDir, originHost, planTls, type TlsPlan } from './tls.js';
 
 export type StepStatus = 'ok' | 'created' | 'kept' | 'updated' | 'adopted';
@@ -164,6 +165,12 @@ function apply(config: Config, env: NodeJS.ProcessEnv, p: Plan): SetupReport {
 
   const secret = ensureRedisSecret(config.dataDir, env, config.redis.password);
   step('redis-password', secret.status, secret.detail);
+
+  // The backup dedup and signing keys (backup/engine/install-keys.ts). The signing public key is
+  // printed so the operator can keep it with the backup identity: restore on a new host checks it.
+  const backupKeys = ensureInstallKeys(config.dataDir);
+  step('backup-keys', backupKeys.created.length ? 'created' : 'kept', `${dedupKeyFile(config.dataDir)}, ${signingKeyFile(config.dataDir)}; signing public key ${backupKeys.publicKey}`);
+  if (backupKeys.created.includes(signingKeyFile(config.dataDir))) warnings.push(`new backup signing key: keep its public half with the backup identity (\`tapstack backup restore --signing-key ${backupKeys.publicKey}\` on a new host)`);
 
   ensureServedDir(a.tlsDir);
   for (const dir of [p.paths.acmeRoot, path.join(p.paths.acmeRoot, '.well-known'), path.join(p.paths.acmeRoot, '.well-known', 'acme-challenge')]) ensureServedDir(dir);
