@@ -15,7 +15,7 @@ import { scratchDir } from '../../backup/engine/lock.js';
 import { createBackup, type BackupKind } from '../../backup/engine/create.js';
 import { decryptionSpec, requireDecryptionSpec, signingTrust } from '../../backup/engine/keys.js';
 import { installPublicKey } from '../../backup/engine/install-keys.js';
-import type { CatalogEntry } from '../../backup/engine/catalog.js';
+import { openEntry, type CatalogEntry } from '../../backup/engine/catalog.js';
 import { createCliProgress, silentProgress, type Progress } from '../../backup/engine/progress.js';
 import { pruneTargets } from '../../backup/engine/prune.js';
 import { renderCreate, renderList, renderPlan, renderPrune, renderRestore, renderVerify } from '../../backup/engine/render.js';
@@ -87,18 +87,23 @@ export function registerBackup(program: Command, ctx: Context): void {
       }),
     );
 
-  common(backup.command('list'))
-    .description('List the backups of every target: size, kind, age, verification status')
-    .action((opts: Common) =>
+  keys(common(backup.command('list')))
+    .description('List the backups of every target: size, kind, age, signature, verification status (with --identity also the sealed details: files, ledger head)')
+    .action((opts: Common & KeyFlags) =>
       run(async () => {
         const { config, settings, log } = setup(ctx, opts);
         const targets = selectTargets(settings, opts.target);
+        const spec = decryptionSpec(config, { identityFiles: opts.identity, passphraseFile: opts.passphraseFile });
+        const trust = signingTrust(config, opts.signingKey);
         const out = await Promise.all(
           targets.map(async (t) => {
             let target;
             try {
               target = openTarget(t, { log, tmpDir: path.join(scratchDir(config), 'tmp') });
-              return { target: t.name, describe: target.describe(), catalog: await loadCatalog(target, { trust: signingTrust(config) }) };
+              const catalog = await loadCatalog(target, { trust });
+              // A sealed part is opened only for a key given and a signature that verified.
+              if (spec) for (const e of catalog.entries) if (e.signature === 'ok') await openEntry(target, e, { spec, trust, unsigned: 'allow' }).catch(() => undefined);
+              return { target: t.name, describe: target.describe(), catalog };
             } catch (err) {
               return { target: t.name, describe: target?.describe() ?? t.spec.type, error: (err as Error).message };
             } finally {
