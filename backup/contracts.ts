@@ -63,16 +63,17 @@ export interface ManifestFile {
   /** Plaintext size and SHA-256 of the whole file. */
   size: number;
   sha256: string;
-  /** Content-addressed chunks in order; each stored once under `chunks/<sha256>.age`. */
+  /** Chunks in order; each stored once, under its keyed id (format 2) or its SHA-256 (format 1). */
   chunks: { sha256: string; size: number }[];
 }
 
 /**
- * Written last, so a backup exists (is listed) only once complete. Plaintext by design: it carries
- * no secret, and `list`/`prune` must work on an appliance that holds only the public recipient.
+ * Written last, so a backup exists (is listed) only once complete. Format 2 stores this whole
+ * manifest age-encrypted (`sealed`) inside a signed public part that carries only what `list`/`prune`
+ * need on an appliance holding just the public recipient (backup/snapshot/manifest.ts).
  */
 export interface Manifest {
-  format: 'tapstack-backup/1';
+  format: 'tapstack-backup/1' | 'tapstack-backup/2';
   id: string;
   kind: 'full' | 'incremental';
   createdAt: string;
@@ -113,6 +114,8 @@ export interface WalSegmentInfo {
 //       (err.code 'wrong-key' | 'corrupt' | 'truncated') — the last chunk is authenticated at the end,
 //       so callers write plaintext to a temp file and rename only after the stream finished cleanly
 //   generateKeyPair(): { identity: string; recipient: string }
+//   generateSigningKey(), signBytes(), verifyBytes(), parseSigningPublicKey()   Ed25519 manifest
+//       signatures (signing.ts); public keys as `ed25519:<base64 SPKI>`
 //   recipientFromIdentity(identity: string): string
 
 // ---------------------------------------------------------------- targets API (backup/targets/index.ts)

@@ -61,3 +61,4 @@ async function collect(source: Readable, transform: NodeJS.ReadWriteStream): Pro
   await pipeline(source, transform, sink);
   return Buffer.concat(parts);
 }
+export { generateSigningKey, normalizePublicKey, parseSigningPrivateKey, parseSigningPublicKey, publicKeyOf, publicKeyPem, signBytes, verifyBytes, SIGNING_KEY_PREFIX, type SigningKeyPair } from './signing.js';

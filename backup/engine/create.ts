@@ -15,10 +15,12 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../../services/shared/config.js';
 import type { Logger } from '../../services/shared/logger.js';
 import type { EncryptionSpec, Target } from '../contracts.js';
-import { CHUNK_SIZE, chunkKey, manifestKey, newBackupId, sameContent, type ManifestChunk, type TapstackManifest } from '../snapshot/manifest.js';
+import { CHUNK_SIZE, chunkKey, MANIFEST_FORMAT, newBackupId, type ManifestChunk, type TapstackManifest } from '../snapshot/manifest.js';
 import { cleanStaleStaging, readChunk, stageSnapshot, type StagedSnapshot } from '../snapshot/staging.js';
 import type { SqliteSnapshotMethod } from '../snapshot/sqlite.js';
 import { knownChunks, loadCatalog } from './catalog.js';
+import { ensureInstallKeys, type InstallKeys } from './install-keys.js';
+import { contentIdOf, storeDedupKey, writeSignedManifest } from './seal.js';
 import { BackupError, describeError } from './errors.js';
 import { encryptionSpec, sameEncryption } from './keys.js';
 import { acquireBackupLock } from './lock.js';
@@ -85,6 +87,9 @@ export async function createBackup(opts: CreateOptions): Promise<CreateReport> {
   const lock = await acquireBackupLock(opts.config.dataDir, { waitMs: opts.lockWaitMs ?? 0 });
   let staged: StagedSnapshot | undefined;
   try {
+    // Before the snapshot, so a first backup's new keys are inside it (<data>/secrets).
+    const keys = ensureInstallKeys(opts.config.dataDir);
+    if (keys.created.length) log.warn({ created: keys.created, signingKey: keys.publicKey }, 'created the backup dedup and signing keys of this installation');
     const stale = cleanStaleStaging(opts.config.backup.stagingDir);
     if (stale.length) log.warn({ removed: stale }, 'removed staging left by an interrupted run');
     const progress = opts.progress ?? silentProgress;
@@ -95,12 +100,13 @@ export async function createBackup(opts: CreateOptions): Promise<CreateReport> {
       sqliteMethod: opts.sqliteMethod,
       includeRedis: opts.includeRedis,
       chunkSize: opts.chunkSize,
+      dedupKey: keys.dedupKey,
     });
     const snap = staged;
     const totalBytes = snap.files.reduce((n, f) => n + f.size, 0);
     log.info({ ms: snap.durationMs, sqliteMs: snap.sqlite.durationMs, bytes: totalBytes, redis: snap.redis.status }, 'snapshot staged');
-    const base = baseManifest(opts, snap, spec);
-    const targets = await Promise.all(opts.targets.map((t) => backupToTarget(opts, t, snap, spec, base, progress, log)));
+    const base = baseManifest(opts, snap, spec, keys);
+    const targets = await Promise.all(opts.targets.map((t) => backupToTarget(opts, t, snap, spec, keys, base, progress, log)));
     return {
       ok: targets.every((t) => t.status !== 'failed'),
       kind: opts.kind,
@@ -123,11 +129,13 @@ export async function createBackup(opts: CreateOptions): Promise<CreateReport> {
 
 type BaseManifest = Omit<TapstackManifest, 'id' | 'target' | 'files' | 'uploadedChunks' | 'uploadedBytes' | 'previous' | 'createdAt'>;
 
-function baseManifest(opts: CreateOptions, snap: StagedSnapshot, spec: EncryptionSpec): BaseManifest {
+function baseManifest(opts: CreateOptions, snap: StagedSnapshot, spec: EncryptionSpec, keys: InstallKeys): BaseManifest {
   const redisVersion = snap.redis.status === 'ok' ? snap.redis.version : undefined;
   return {
-    format: 'tapstack-backup/1',
+    format: MANIFEST_FORMAT,
     kind: opts.kind,
+    dedupKeyId: keys.dedupKeyId,
+    contentId: contentIdOf(keys.dedupKey, snap.files),
     snapshotAt: snap.sqlite.snapshotAt,
     installId: readInstallId(opts.config.dataDir),
     versions: { tapstack: tapstackVersion(), node: process.versions.node, sqlite: snap.sqlite.sqliteVersion, ...(redisVersion ? { redis: redisVersion } : {}) },
@@ -146,6 +154,7 @@ async function backupToTarget(
   t: TargetSettings,
   snap: StagedSnapshot,
   spec: EncryptionSpec,
+  keys: InstallKeys,
   base: BaseManifest,
   progress: Progress,
   parentLog: Logger,
@@ -157,33 +166,43 @@ async function backupToTarget(
   let target: Target | undefined;
   try {
     target = openTarget(t, { log, tmpDir: path.join(opts.config.backup.stagingDir, 'tmp') });
-    const catalog = await loadCatalog(target);
+    // Our own key is the trusted one: a manifest someone planted is never taken as "previous".
+    const catalog = await loadCatalog(target, { trust: { keys: [keys.publicKey], source: 'this installation' } });
     for (const d of catalog.damaged) result.notes.push(`ignored unreadable manifest ${d.key}: ${d.error}`);
-    const manifests = catalog.entries.map((e) => e.manifest);
-    const previous = manifests.at(-1);
+    const good = catalog.entries.filter((e) => e.signature !== 'bad');
+    for (const e of catalog.entries) if (e.signature === 'bad') result.notes.push(`ignored backup ${e.id}: its signature does not verify against this installation's signing key (planted, or from another installation)`);
+    const previous = good.at(-1)?.summary;
     const encryption = { recipients: spec.recipients, passphrase: spec.passphrase !== undefined };
     const rekey = previous !== undefined && !sameEncryption(previous.encryption, encryption);
     if (rekey) result.notes.push('the encryption recipients changed since the previous backup: every chunk of this backup is encrypted and uploaded again');
+    if (good.length && !good.some((e) => e.summary.dedupKeyId === keys.dedupKeyId)) {
+      result.notes.push(
+        good.some((e) => e.summary.format === MANIFEST_FORMAT)
+          ? 'the dedup key changed since the previous backup: every chunk is uploaded again under its new keyed name (once)'
+          : 'first format-2 backup on this target: chunks are now stored under keyed names, so every chunk is uploaded again, once; the format-1 chunks stay until prune retires the format-1 backups',
+      );
+    }
+    await storeDedupKey(target, keys, spec, rekey);
 
-    // The stored form of each chunk, as most recently recorded (newest manifest wins).
+    // The stored form of each chunk object, as most recently recorded (newest backup wins).
     const recorded = new Map<string, StoredInfo>();
-    for (const m of manifests) for (const f of m.files) for (const c of f.chunks) recorded.set(c.sha256, c.stored);
-    const known = knownChunks(manifests);
+    for (const e of good) for (const [key, stored] of e.summary.objects) recorded.set(key, stored);
+    const known = knownChunks(good);
     const listed = new Map((await target.list('chunks/')).map((o) => [o.key, o.size]));
 
-    // Each distinct chunk once, wherever it occurs.
+    // Each distinct chunk once, wherever it occurs, by the object it is stored as.
     const unique = new Map<string, { file: string; offset: number; size: number }>();
-    for (const f of snap.files) for (const c of f.chunks) if (!unique.has(c.sha256)) unique.set(c.sha256, { file: f.path, offset: c.offset, size: c.size });
+    for (const f of snap.files) for (const c of f.chunks) if (!unique.has(objectOf(c))) unique.set(objectOf(c), { file: f.path, offset: c.offset, size: c.size });
 
     const toUpload: string[] = [];
     const toCheck: string[] = [];
-    for (const sha of unique.keys()) {
-      const size = listed.get(chunkKey(sha));
-      const rec = recorded.get(sha);
+    for (const key of unique.keys()) {
+      const size = listed.get(key);
+      const rec = recorded.get(key);
       // Present = listed with a size some manifest recorded. A listed chunk no manifest knows is
       // garbage of an interrupted run (its key may be intact, but nothing vouches for it): overwrite.
-      if (rekey || size === undefined || !rec || !known.get(sha)?.sizes.has(size)) toUpload.push(sha);
-      else if (opts.kind === 'full') toCheck.push(sha);
+      if (rekey || size === undefined || !rec || !known.get(key)?.sizes.has(size)) toUpload.push(key);
+      else if (opts.kind === 'full') toCheck.push(key);
       else result.reusedChunks += 1;
     }
 
@@ -191,14 +210,14 @@ async function backupToTarget(
     if (toCheck.length) {
       const bytes = toCheck.reduce((n, sha) => n + (recorded.get(sha)?.size ?? 0), 0);
       const task = progress.task(`${t.name}: read back`, bytes);
-      await mapLimit(toCheck, opts.concurrency ?? 4, async (sha) => {
-        const got = await hashObject(target as Target, chunkKey(sha)).catch(() => undefined);
+      await mapLimit(toCheck, opts.concurrency ?? 4, async (key) => {
+        const got = await hashObject(target as Target, key).catch(() => undefined);
         task.add(got?.size ?? 0);
-        if (got && known.get(sha)?.hashes.has(got.sha256)) {
-          stored.set(sha, got);
+        if (got && known.get(key)?.hashes.has(got.sha256)) {
+          stored.set(key, got);
           result.reusedChunks += 1;
         } else {
-          toUpload.push(sha);
+          toUpload.push(key);
           result.healedChunks += 1;
         }
       });
@@ -206,7 +225,7 @@ async function backupToTarget(
       if (result.healedChunks) result.notes.push(`${result.healedChunks} stored chunk(s) were missing or damaged and were uploaded again`);
     }
 
-    if (previous && toUpload.length === 0 && sameContent(previous, { files: snap.files }) && !rekey) {
+    if (previous && toUpload.length === 0 && previous.contentId === base.contentId && !rekey) {
       result.status = 'unchanged';
       result.id = previous.id;
       result.notes.push(`nothing changed since backup ${previous.id}: nothing uploaded`);
@@ -216,24 +235,24 @@ async function backupToTarget(
 
     const uploadBytes = toUpload.reduce((n, sha) => n + (unique.get(sha)?.size ?? 0), 0);
     const task = progress.task(`${t.name}: upload`, uploadBytes);
-    await mapLimit(toUpload, opts.concurrency ?? 4, async (sha) => {
-      const where = unique.get(sha) as { file: string; offset: number; size: number };
+    await mapLimit(toUpload, opts.concurrency ?? 4, async (key) => {
+      const where = unique.get(key) as { file: string; offset: number; size: number };
       const plain = await readChunk(where.file, where.offset, where.size);
       const { ciphertext } = await encryptChunk(spec, plain);
-      const info = await putVerified(target as Target, chunkKey(sha), ciphertext);
-      stored.set(sha, info);
+      const info = await putVerified(target as Target, key, ciphertext);
+      stored.set(key, info);
       result.uploadedChunks += 1;
       result.uploadedBytes += info.size;
       task.add(where.size);
-      opts.onChunkUploaded?.(t.name, chunkKey(sha));
+      opts.onChunkUploaded?.(t.name, key);
     });
     task.done(`${result.uploadedChunks} chunk(s) uploaded, ${result.reusedChunks} already there`);
 
     const now = (opts.now ?? Date.now)();
     const id = newBackupId(opts.kind, now);
-    const chunkInfo = (sha: string): ManifestChunk['stored'] => {
-      const s = stored.get(sha) ?? recorded.get(sha);
-      if (!s) throw new Error(`internal: no stored form for chunk ${sha}`);
+    const chunkInfo = (key: string): ManifestChunk['stored'] => {
+      const s = stored.get(key) ?? recorded.get(key);
+      if (!s) throw new Error(`internal: no stored form for chunk ${key}`);
       return s;
     };
     const manifest: TapstackManifest = {
@@ -242,12 +261,12 @@ async function backupToTarget(
       createdAt: new Date(now).toISOString(),
       target: t.name,
       ...(previous ? { previous: previous.id } : {}),
-      files: snap.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, mode: f.mode, chunks: f.chunks.map((c) => ({ sha256: c.sha256, size: c.size, stored: chunkInfo(c.sha256) })) })),
+      files: snap.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, mode: f.mode, chunks: f.chunks.map((c) => ({ sha256: c.sha256, id: c.id, size: c.size, stored: chunkInfo(objectOf(c)) })) })),
       uploadedChunks: result.uploadedChunks,
       uploadedBytes: result.uploadedBytes,
       notes: [...base.notes, ...result.notes],
     };
-    await putVerified(target, manifestKey(id), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+    await writeSignedManifest(target, manifest, spec, keys);
     result.status = 'created';
     result.id = id;
     log.info({ id, uploadedChunks: result.uploadedChunks, uploadedBytes: result.uploadedBytes, reused: result.reusedChunks }, 'backup created');
@@ -261,6 +280,12 @@ async function backupToTarget(
     result.durationMs = Math.round(performance.now() - started);
     await closeTarget(target);
   }
+}
+
+/** Staged with the dedup key, every chunk has its keyed id. */
+function objectOf(c: { id?: string; sha256: string }): string {
+  if (!c.id) throw new Error('internal: chunk staged without a keyed id');
+  return chunkKey(c.id);
 }
 
 function readInstallId(dataDir: string): string {

@@ -7,8 +7,9 @@
 import fs from 'node:fs';
 import type { Config } from '../../services/shared/config.js';
 import type { DecryptionSpec, EncryptionSpec } from '../contracts.js';
-import { parseIdentityFile, parseRecipient } from '../crypto/index.js';
+import { normalizePublicKey, parseIdentityFile, parseRecipient, SIGNING_KEY_PREFIX } from '../crypto/index.js';
 import { BackupError, EXIT_CONFIG } from './errors.js';
+import { installPublicKey, signingKeyFile } from './install-keys.js';
 
 /** The encryption spec of new backups; refuses (exit 2) when there is nothing to encrypt to. */
 export function encryptionSpec(config: Config): EncryptionSpec {
@@ -97,4 +98,35 @@ export function requireDecryptionSpec(config: Config, src: KeySources, what: str
     );
   }
   return spec;
+}
+
+/** Public signing keys a run trusts, and where they came from (for messages). */
+export interface SigningTrust {
+  keys: string[];
+  source: string;
+}
+
+/**
+ * The signing keys restore/verify/drill check manifests against: `--signing-key` (a key
+ * `ed25519:...` or a file holding one; repeatable), else the installation's own key (its
+ * `<data>/secrets/backup-signing-key`: the appliance verifying its own backups, or a restore over
+ * an existing installation). Undefined on a fresh host without the flag.
+ */
+export function signingTrust(config: Config, flags: readonly string[] = []): SigningTrust | undefined {
+  if (flags.length) {
+    const keys = flags.map((f) => {
+      let text = f;
+      if (!f.trim().startsWith(SIGNING_KEY_PREFIX) && fs.existsSync(f)) {
+        text = fs.readFileSync(f, 'utf8').split('\n').find((l) => l.trim().startsWith(SIGNING_KEY_PREFIX)) ?? fs.readFileSync(f, 'utf8');
+      }
+      try {
+        return normalizePublicKey(text);
+      } catch (err) {
+        throw new BackupError('bad-signing-key', `--signing-key ${f.slice(0, 40)}: ${(err as Error).message}`, 2);
+      }
+    });
+    return { keys, source: '--signing-key' };
+  }
+  const own = installPublicKey(config.dataDir);
+  return own ? { keys: [own], source: `this installation (${signingKeyFile(config.dataDir)})` } : undefined;
 }

@@ -1,24 +1,19 @@
 /**
  * One backup/restore/prune run at a time per data directory (HOUSE-STYLE 10), shared by the CLI
- * and the scheduler process. Like cli/setup/lock.ts, the lock is an exclusive transaction on a tiny
- * SQLite file: the kernel holds the POSIX lock and drops it when the holder dies (kill -9
- * included), so a stale lock never blocks the next run. Unlike setup's, it is held across async
- * work and acquired by polling (busy timeout 0), so waiting never blocks the event loop.
+ * and the scheduler process: the shared file lock (services/shared/file-lock.ts), held across async
+ * work and acquired by polling. This file decides where the lock lives, and where scratch files go.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
 import type { Config } from '../../services/shared/config.js';
+import { acquireFileLock, type FileLock } from '../../services/shared/file-lock.js';
 import { BackupError } from './errors.js';
 
 export const BACKUP_LOCK_NAME = '.tapstack-backup.lock';
 
-export interface BackupLock {
-  readonly file: string;
-  release(): void;
-}
+export type BackupLock = FileLock;
 
 /**
  * Take the lock or throw BackupError 'locked' after `waitMs` (0 = try once). The lock file lives in
@@ -28,40 +23,9 @@ export async function acquireBackupLock(dataDir: string, opts: { waitMs?: number
   // Never leave files in a directory that is not (yet) an installation: `tapstack setup` would
   // refuse it as "non-empty without a marker".
   const file = lockFile(dataDir);
-  const deadline = Date.now() + (opts.waitMs ?? 0);
-  const db = new BetterSqlite3(file, { timeout: 0 });
-  try {
-    db.pragma('journal_mode = MEMORY');
-    for (;;) {
-      try {
-        db.exec('CREATE TABLE IF NOT EXISTS backup_lock (x INTEGER)');
-        db.exec('BEGIN EXCLUSIVE');
-        break;
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
-        if (Date.now() >= deadline) {
-          throw new BackupError('locked', `another backup, restore or prune is running on ${dataDir} (lock ${file}); try again when it has finished`, 1);
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  let released = false;
-  return {
-    file,
-    release() {
-      if (released) return;
-      released = true;
-      try {
-        db.exec('COMMIT');
-      } finally {
-        db.close();
-      }
-    },
-  };
+  const lock = await acquireFileLock(file, { waitMs: opts.waitMs ?? 0 });
+  if (!lock) throw new BackupError('locked', `another backup, restore or prune is running on ${dataDir} (lock ${file}); try again when it has finished`, 1);
+  return lock;
 }
 
 function lockFile(dataDir: string): string {
@@ -88,14 +52,4 @@ export function isInstallation(dataDir: string): boolean {
 export function scratchDir(config: Config): string {
   const inData = config.backup.stagingDir.startsWith(config.dataDir + path.sep);
   return !inData || isInstallation(config.dataDir) ? config.backup.stagingDir : path.join(os.tmpdir(), `tapstack-backup-${process.getuid?.() ?? 'user'}`);
-}
-
-/** Run `fn` holding the lock; released however `fn` ends. */
-export async function withBackupLock<T>(dataDir: string, fn: () => Promise<T>, opts: { waitMs?: number } = {}): Promise<T> {
-  const lock = await acquireBackupLock(dataDir, opts);
-  try {
-    return await fn();
-  } finally {
-    lock.release();
-  }
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DecryptionSpec, Target } from '../contracts.js';
-import { chunkKey, type TapstackManifest } from '../snapshot/manifest.js';
+import { chunkObjectKey, type TapstackManifest } from '../snapshot/manifest.js';
 import type { KnownChunks } from './catalog.js';
 import { BackupError, describeError } from './errors.js';
 import type { Progress } from './progress.js';
@@ -58,14 +58,15 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
         });
         await mapLimit(placed, o.concurrency ?? 4, async (c) => {
           try {
-            const plain = await fetchChunk(o.target, chunkKey(c.sha256), c, o.spec, o.known.get(c.sha256) ?? { sizes: new Set([c.stored.size]), hashes: new Set([c.stored.sha256]) });
+            const key = chunkObjectKey(c);
+            const plain = await fetchChunk(o.target, key, c, o.spec, o.known.get(key) ?? { sizes: new Set([c.stored.size]), hashes: new Set([c.stored.sha256]) });
             await fh.write(plain, 0, plain.length, c.at);
             task.add(plain.length);
             out.bytes += plain.length;
           } catch (err) {
             fileOk = false;
             if (o.onProblem === 'throw') throw err;
-            if (err instanceof BackupError && err.code === 'wrong-key') out.wrongKey.push(String(err.details?.key ?? c.sha256));
+            if (err instanceof BackupError && err.code === 'wrong-key') out.wrongKey.push(String(err.details?.key ?? chunkObjectKey(c)));
             // Object-level errors name their object already (and match the read-back check's wording).
             const objectLevel = err instanceof BackupError && err.details?.key !== undefined;
             out.problems.push(objectLevel ? describeError(err) : `${f.name}: ${describeError(err)}`);
@@ -82,7 +83,8 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
       const got = await hashLocalFile(part);
       if (got.sha256 !== f.sha256 || got.size !== f.size) {
         fs.rmSync(part, { force: true });
-        const msg = `${f.name}: the restored file does not match the manifest (size ${got.size}/${f.size}, SHA-256 ${got.sha256.slice(0, 12)}… vs ${f.sha256.slice(0, 12)}…)`;
+        // No hash in the message: it lands in verify records, which are not encrypted.
+        const msg = `${f.name}: the restored file does not match the manifest (size ${got.size}/${f.size}, SHA-256 differs)`;
         if (o.onProblem === 'throw') throw new BackupError('file-mismatch', `${o.target.name}: backup ${o.manifest.id}: ${msg}`);
         out.problems.push(msg);
         continue;
@@ -97,21 +99,19 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
   return out;
 }
 
-/** Key-less check: every chunk object exists and its ciphertext is one that was stored. */
-export async function checkStoredChunks(o: { target: Target; manifest: TapstackManifest; known: KnownChunks; progress: Progress; concurrency?: number }): Promise<{ problems: string[]; objects: number; bytes: number }> {
-  const chunks = new Map<string, { size: number; sha256: string }>();
-  for (const f of o.manifest.files) for (const c of f.chunks) chunks.set(c.sha256, c.stored);
+/** Key-less check: every chunk object a backup uses exists and its ciphertext is one that was stored. */
+export async function checkStoredChunks(o: { target: Target; objects: ReadonlyMap<string, { size: number; sha256: string }>; known: KnownChunks; progress: Progress; concurrency?: number }): Promise<{ problems: string[]; objects: number; bytes: number }> {
+  const chunks = o.objects;
   const total = [...chunks.values()].reduce((n, s) => n + s.size, 0);
   const task = o.progress.task(`${o.target.name}: read back`, total);
   const problems: string[] = [];
   let bytes = 0;
-  await mapLimit([...chunks], o.concurrency ?? 4, async ([sha, stored]) => {
-    const key = chunkKey(sha);
+  await mapLimit([...chunks], o.concurrency ?? 4, async ([key, stored]) => {
     try {
       const got = await hashObject(o.target, key);
       bytes += got.size;
       task.add(got.size);
-      const known = o.known.get(sha) ?? { sizes: new Set([stored.size]), hashes: new Set([stored.sha256]) };
+      const known = o.known.get(key) ?? { sizes: new Set([stored.size]), hashes: new Set([stored.sha256]) };
       const damage = storedDamage(o.target, key, got, known);
       if (damage) problems.push(damage.message);
     } catch (err) {

@@ -9,8 +9,8 @@ import path from 'node:path';
 import type { Config } from '../../services/shared/config.js';
 import type { Logger } from '../../services/shared/logger.js';
 import type { Target } from '../contracts.js';
-import { chunkKey, manifestSize } from '../snapshot/manifest.js';
 import { isVerified, loadCatalog } from './catalog.js';
+import { signingTrust } from './keys.js';
 import { describeError } from './errors.js';
 import { acquireBackupLock, scratchDir } from './lock.js';
 import { applyRetention } from './retention.js';
@@ -46,17 +46,22 @@ async function pruneTarget(opts: { config: Config; log: Logger; dryRun: boolean 
   let target: Target | undefined;
   try {
     target = openTarget(t, { log, tmpDir: path.join(scratchDir(opts.config), 'tmp') });
-    const catalog = await loadCatalog(target);
+    // With the installation's key known, a manifest it did not sign takes no part in retention (a
+    // planted "newer" backup must not push out real ones); it is left alone and reported.
+    const catalog = await loadCatalog(target, { trust: signingTrust(opts.config) });
+    const planted = catalog.entries.filter((e) => e.signature === 'bad');
+    if (planted.length) result.notes.push(`backup(s) ${planted.map((e) => e.id).join(', ')}: the signature does not verify against this installation's signing key; left alone (inspect and delete them by hand)`);
+    const entries = catalog.entries.filter((e) => e.signature !== 'bad');
     const decision = applyRetention(
-      catalog.entries.map((e) => ({ id: e.id, at: e.manifest.snapshotAt, verified: isVerified(e) })),
+      entries.map((e) => ({ id: e.id, at: e.summary.snapshotAt, verified: isVerified(e) })),
       t.retention,
     );
     result.keep = decision.keep;
     const removing = new Set(decision.remove);
-    result.remove = catalog.entries.filter((e) => removing.has(e.id)).map((e) => ({ id: e.id, size: manifestSize(e.manifest) }));
+    result.remove = entries.filter((e) => removing.has(e.id)).map((e) => ({ id: e.id, size: e.summary.size }));
 
     const referenced = new Set<string>();
-    for (const e of catalog.entries) if (!removing.has(e.id)) for (const f of e.manifest.files) for (const c of f.chunks) referenced.add(chunkKey(c.sha256));
+    for (const e of entries) if (!removing.has(e.id)) for (const key of e.summary.objects.keys()) referenced.add(key);
     const collectChunks = catalog.damaged.length === 0;
     if (!collectChunks) result.notes.push(`unreadable manifest(s) ${catalog.damaged.map((d) => d.key).join(', ')}: left alone, and no chunk is deleted until they are fixed or removed`);
     const garbage = collectChunks ? (await target.list('chunks/')).filter((o) => /^chunks\/[0-9a-f]{64}\.age$/.test(o.key) && !referenced.has(o.key)) : [];

@@ -1,5 +1,4 @@
 /** Plain-text renderings of the engine's reports for `tapstack backup ...` (JSON is the report itself). */
-import { manifestSize } from '../snapshot/manifest.js';
 import type { Catalog } from './catalog.js';
 import type { CreateReport } from './create.js';
 import { formatBytes, formatDuration } from './progress.js';
@@ -42,9 +41,13 @@ export function renderList(catalogs: ({ target: string; describe: string; catalo
     const rows = [...entries].reverse().map((e) => {
       const v = e.verify;
       const verified = !v ? 'never verified' : `${v.ok ? 'ok' : 'FAILED'} (${v.level}, ${ago(v.at, now)})`;
-      return [e.id, e.manifest.kind, iso(e.manifest.snapshotAt), ago(e.manifest.snapshotAt, now), formatBytes(manifestSize(e.manifest)), formatBytes(e.manifest.uploadedBytes), `#${e.manifest.ledger.headSeq}`, verified];
+      const s = e.summary;
+      // The ledger head of a format-2 backup is in its encrypted part: not shown without a key.
+      const ledger = e.manifest ? `#${e.manifest.ledger.headSeq}` : '-';
+      const signed = { ok: 'ok', bad: 'BAD', unchecked: 'unchecked', unsigned: 'unsigned (v1)' }[e.signature];
+      return [e.id, s.kind, iso(s.snapshotAt), ago(s.snapshotAt, now), formatBytes(s.size), formatBytes(s.uploadedBytes), ledger, signed, verified];
     });
-    if (rows.length) out.push(...table(['ID', 'KIND', 'SNAPSHOT', 'AGE', 'SIZE', 'UPLOADED', 'LEDGER', 'VERIFIED'], rows).map((l) => `  ${l}`));
+    if (rows.length) out.push(...table(['ID', 'KIND', 'SNAPSHOT', 'AGE', 'SIZE', 'UPLOADED', 'LEDGER', 'SIGNATURE', 'VERIFIED'], rows).map((l) => `  ${l}`));
     for (const d of c.catalog?.damaged ?? []) out.push(`  DAMAGED ${d.key}: ${d.error}`);
   }
   return `${out.join('\n')}\n`;
@@ -54,7 +57,7 @@ export function renderVerify(results: VerifyTargetResult[]): string {
   const out: string[] = [];
   for (const r of results) {
     if (r.status === 'no-backups') out.push(`- ${r.target}: no backups to verify`);
-    else if (r.status === 'error' || r.status === 'wrong-key') out.push(`✗ ${r.target}: ${r.status === 'wrong-key' ? 'WRONG KEY' : 'ERROR'} [${r.error?.code}] ${r.error?.message}`);
+    else if (r.status === 'error' || r.status === 'wrong-key' || r.status === 'bad-signature') out.push(`✗ ${r.target}: ${{ 'wrong-key': 'WRONG KEY', 'bad-signature': 'BAD SIGNATURE', error: 'ERROR' }[r.status]} [${r.error?.code}] ${r.error?.message}`);
     else if (r.record) {
       const c = r.record.checks;
       const what = `${c.objects} objects read back${c.decryptedFiles !== undefined ? `, ${c.decryptedFiles} files decrypted and hashed` : ''}${c.drill ? ', restore drill run' : ''}`;
@@ -69,7 +72,7 @@ export function renderVerify(results: VerifyTargetResult[]): string {
 export function renderPlan(p: RestorePlan): string {
   const out = [
     `restore plan${p.requestedAt !== undefined ? ` for ${iso(p.requestedAt)}` : ''}:`,
-    `  backup   ${p.backup.id} on ${p.target} (${p.backup.kind}, snapshot ${iso(p.backup.snapshotAt)}, ${formatBytes(p.backup.size)}, schema ${p.backup.schemaVersion}, ledger #${p.backup.ledger.headSeq})`,
+    `  backup   ${p.backup.id} on ${p.target} (${p.backup.kind}, snapshot ${iso(p.backup.snapshotAt)}, ${formatBytes(p.backup.size)}, format ${p.backup.format.replace('tapstack-backup/', '')}, signature ${p.backup.signature}${p.backup.ledger ? `, schema ${p.backup.schemaVersion}, ledger #${p.backup.ledger.headSeq}` : ''})`,
     `  verified ${p.backup.verified ? `${p.backup.verified.ok ? 'ok' : 'FAILED'} (${p.backup.verified.level}, ${iso(p.backup.verified.at)})` : 'never'}`,
     `  restores the state of ${iso(p.restoresTo)}${p.shortfall ? ` (SHORT of the requested ${iso(p.requestedAt)}: ${p.shortfall.kind})` : ''}`,
     '  available window:',

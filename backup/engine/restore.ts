@@ -21,9 +21,10 @@ import type { Logger } from '../../services/shared/logger.js';
 import type { DecryptionSpec, Target } from '../contracts.js';
 import { DB_NAME, RDB_NAME, restorePath } from '../snapshot/files.js';
 import { compactTime, manifestSize, type TapstackManifest } from '../snapshot/manifest.js';
-import { knownChunks, loadCatalog, pickBackup, type Catalog, type CatalogEntry } from './catalog.js';
+import { knownChunks, loadCatalog, openEntry, pickBackup, requireSignature, type Catalog, type CatalogEntry } from './catalog.js';
 import { drillChecks } from './drill.js';
 import { BackupError, describeError } from './errors.js';
+import type { SigningTrust } from './keys.js';
 import { acquireBackupLock, scratchDir } from './lock.js';
 import { materialize } from './materialize.js';
 import { silentProgress, type Progress } from './progress.js';
@@ -53,12 +54,12 @@ export interface PointInTimeExtension {
   /** The span continuous segments cover on this target, if any. */
   window(target: Target, catalog: Catalog): Promise<{ from: number; to: number } | undefined>;
   /** What `replay` would reach from this snapshot (no download): for the plan and --dry-run. */
-  preview?(target: Target, base: TapstackManifest, at: number): Promise<{ restoresTo: number; shortfall?: Shortfall; note?: string }>;
+  preview?(target: Target, base: { snapshotAt: number }, at: number): Promise<{ restoresTo: number; shortfall?: Shortfall; note?: string }>;
   /**
    * Replay committed changes up to `at` onto `dbFile` (the restored copy). Throws (code = the
    * shortfall's kind) when it cannot reach `at`, after replaying all it can, unless `acceptGap`.
    */
-  replay(target: Target, base: TapstackManifest, dbFile: string, at: number, spec: DecryptionSpec, opts?: { acceptGap?: boolean }): Promise<{ replayedUntil: number; segments: number; shortfall?: Shortfall; note?: string }>;
+  replay(target: Target, base: { snapshotAt: number }, dbFile: string, at: number, spec: DecryptionSpec, opts?: { acceptGap?: boolean }): Promise<{ replayedUntil: number; segments: number; shortfall?: Shortfall; note?: string }>;
 }
 
 export interface RestoreOptions {
@@ -70,6 +71,10 @@ export interface RestoreOptions {
   at?: number;
   dryRun: boolean;
   spec?: DecryptionSpec;
+  /** Signing keys a format-2 manifest must verify against (--signing-key, or the installation's). */
+  trust?: SigningTrust;
+  /** --allow-unsigned: also restore a format-1 (unsigned) backup. */
+  allowUnsigned?: boolean;
   stopServices: boolean;
   /** Skip the "app is running" heartbeat check (not supervisord's). */
   force: boolean;
@@ -88,7 +93,7 @@ export interface RestoreOptions {
 
 export interface RestorePlan {
   target: string;
-  backup: { id: string; kind: string; createdAt: string; snapshotAt: number; size: number; schemaVersion: number; ledger: TapstackManifest['ledger']; verified?: { ok: boolean; at: number; level: string } };
+  backup: { id: string; format: string; signature: CatalogEntry['signature']; kind: string; createdAt: string; snapshotAt: number; size: number; schemaVersion?: number; ledger?: TapstackManifest['ledger']; verified?: { ok: boolean; at: number; level: string } };
   requestedAt?: number;
   /** The state restored (exact after the restore; before it, an upper bound). */
   restoresTo: number;
@@ -120,6 +125,8 @@ interface Chosen {
   settings: TargetSettings;
   catalog: Catalog;
   entry: CatalogEntry;
+  /** The opened manifest: absent only in a key-less dry run of a format-2 backup. */
+  manifest?: TapstackManifest;
 }
 
 export async function restoreBackup(o: RestoreOptions): Promise<RestoreReport> {
@@ -144,12 +151,12 @@ async function makePlan(o: RestoreOptions, opened: Target[]): Promise<{ plan: Re
     try {
       const target = openTarget(t, { log, tmpDir: path.join(scratchDir(o.config), 'tmp') });
       opened.push(target);
-      const catalog = await loadCatalog(target);
-      const snaps = catalog.entries.map((e) => e.manifest.snapshotAt);
+      const catalog = await loadCatalog(target, { trust: o.trust });
+      const snaps = catalog.entries.map((e) => e.summary.snapshotAt);
       const continuous = o.pitr ? await o.pitr.window(target, catalog) : undefined;
       windows.push({ target: t.name, from: snaps[0], to: snaps.at(-1), backups: snaps.length, ...(continuous ? { continuous } : {}) });
       const entry = o.backupId ? catalog.entries.find((e) => e.id === o.backupId) : pickBackup(catalog.entries, o.at);
-      if (entry && (!chosen || entry.manifest.snapshotAt > chosen.entry.manifest.snapshotAt)) chosen = { target, settings: t, catalog, entry };
+      if (entry && (!chosen || entry.summary.snapshotAt > chosen.entry.summary.snapshotAt)) chosen = { target, settings: t, catalog, entry };
     } catch (err) {
       windows.push({ target: t.name, backups: 0, error: describeError(err) });
     }
@@ -159,23 +166,32 @@ async function makePlan(o: RestoreOptions, opened: Target[]): Promise<{ plan: Re
     if (o.backupId) throw new BackupError('unknown-backup', `no target holds backup ${o.backupId} (${span})`);
     throw new BackupError('no-backup', o.at === undefined ? `no backup to restore (${span})` : `no backup taken at or before ${iso(o.at)}; available: ${span}`);
   }
-  const m = chosen.entry.manifest;
+  // The signature before anything from the backup is used; then its sealed part (needs the key).
+  if (o.spec) chosen.manifest = await openEntry(chosen.target, chosen.entry, { spec: o.spec, trust: o.trust, unsigned: o.allowUnsigned ? 'allow' : 'refuse' });
+  else if (chosen.entry.signed) {
+    if (o.trust) requireSignature(chosen.target, chosen.entry, o.trust);
+  } else chosen.manifest = chosen.entry.manifest;
+  const m = chosen.manifest;
+  const sum = chosen.entry.summary;
   const rollbackDir = rollbackLocation(o.config.dataDir, compactTime((o.now ?? Date.now)()));
   // The operator's backup config is the one that knows the surviving targets: keep it, unless
   // --restore-config (or there is none yet, e.g. a fresh host).
   const keepConfig = !o.restoreConfig && fs.existsSync(o.backupConfigFile);
-  const files = m.files.map((f) => ({ name: f.name, size: f.size, dest: f.name === 'config/backup.json' && keepConfig ? undefined : restorePath(f.name, o.config, o.backupConfigFile), ...(f.name === 'config/backup.json' && keepConfig ? { kept: o.backupConfigFile } : {}) }));
+  const files = (m?.files ?? []).map((f) => ({ name: f.name, size: f.size, dest: f.name === 'config/backup.json' && keepConfig ? undefined : restorePath(f.name, o.config, o.backupConfigFile), ...(f.name === 'config/backup.json' && keepConfig ? { kept: o.backupConfigFile } : {}) }));
   const warnings: string[] = [];
+  if (!m) warnings.push(`the file list, schema version and ledger head of ${sum.id} are in its encrypted manifest: give --identity to see them`);
+  if (!chosen.entry.signed) warnings.push(`${sum.id} is a format-1 backup: unsigned${o.allowUnsigned ? ' (--allow-unsigned)' : '; restoring it needs --allow-unsigned'}`);
+  else if (chosen.entry.signature === 'unchecked' && !o.spec) warnings.push(`the signature of ${sum.id} was not checked: no trusted signing key (--signing-key); the restore itself checks it`);
   for (const f of files) if (!f.dest && !('kept' in f)) warnings.push(`${f.name}: not known to this version, left out`);
   const latest = MIGRATIONS.at(-1)?.id ?? 0;
-  if (m.schemaVersion > latest) warnings.push(`the backup's schema ${m.schemaVersion} is newer than this build's ${latest}: restore it with a Tapstack at least as new as ${m.versions.tapstack}`);
-  if (o.at !== undefined && !o.pitr && o.at > m.snapshotAt) {
-    warnings.push(`no continuous (WAL) backup: restoring the snapshot of ${iso(m.snapshotAt)}, ${Math.round((o.at - m.snapshotAt) / 1000)} s before the requested ${iso(o.at)}`);
+  if (m && m.schemaVersion > latest) warnings.push(`the backup's schema ${m.schemaVersion} is newer than this build's ${latest}: restore it with a Tapstack at least as new as ${m.versions.tapstack}`);
+  if (o.at !== undefined && !o.pitr && o.at > sum.snapshotAt) {
+    warnings.push(`no continuous (WAL) backup: restoring the snapshot of ${iso(sum.snapshotAt)}, ${Math.round((o.at - sum.snapshotAt) / 1000)} s before the requested ${iso(o.at)}`);
   }
-  let restoresTo = m.snapshotAt;
+  let restoresTo = sum.snapshotAt;
   let shortfall: Shortfall | undefined;
   if (o.at !== undefined && o.pitr?.preview) {
-    const p = await o.pitr.preview(chosen.target, m, o.at);
+    const p = await o.pitr.preview(chosen.target, sum, o.at);
     restoresTo = p.restoresTo;
     if (p.note) warnings.push(p.note);
     if (p.shortfall) {
@@ -187,10 +203,10 @@ async function makePlan(o: RestoreOptions, opened: Target[]): Promise<{ plan: Re
     if (keepConfig) warnings.push(`the current backup config ${o.backupConfigFile} is kept (the backup's copy is not restored; --restore-config restores it)`);
     else if (o.restoreConfig && fs.existsSync(o.backupConfigFile)) warnings.push(`--restore-config: the backup's copy of the backup config replaces ${o.backupConfigFile} (the current one goes to the rollback directory)`);
   }
-  if (chosen.entry.verify && !chosen.entry.verify.ok) warnings.push(`the last verification of ${m.id} failed: ${chosen.entry.verify.problems.slice(0, 3).join('; ')}`);
+  if (chosen.entry.verify && !chosen.entry.verify.ok) warnings.push(`the last verification of ${sum.id} failed: ${chosen.entry.verify.problems.slice(0, 3).join('; ')}`);
   const steps = [
     `check that the app is not running${o.stopServices ? ' (stop the AIO programs through supervisord)' : ''}`,
-    `download and decrypt ${m.files.length} files (${manifestSize(m)} bytes) from ${chosen.settings.name} into ${path.join(o.config.dataDir, '.restore-<time>')}`,
+    `download and decrypt ${m ? m.files.length : 'its'} files (${m ? manifestSize(m) : sum.size} bytes) from ${chosen.settings.name} into ${path.join(o.config.dataDir, '.restore-<time>')}`,
     'verify every file (SHA-256), PRAGMA integrity_check, the ledger hash chain and head, redis-check-rdb',
     ...(o.pitr && o.at !== undefined ? [`replay continuous changes up to ${iso(o.at)}`] : []),
     `move the files it replaces (and tapstack.db-wal/-shm, redis/appendonlydir) to ${rollbackDir}`,
@@ -201,13 +217,14 @@ async function makePlan(o: RestoreOptions, opened: Target[]): Promise<{ plan: Re
   const plan: RestorePlan = {
     target: chosen.settings.name,
     backup: {
-      id: m.id,
-      kind: m.kind,
-      createdAt: m.createdAt,
-      snapshotAt: m.snapshotAt,
-      size: manifestSize(m),
-      schemaVersion: m.schemaVersion,
-      ledger: m.ledger,
+      id: sum.id,
+      format: sum.format,
+      signature: chosen.entry.signature,
+      kind: sum.kind,
+      createdAt: sum.createdAt,
+      snapshotAt: sum.snapshotAt,
+      size: sum.size,
+      ...(m ? { schemaVersion: m.schemaVersion, ledger: m.ledger } : {}),
       ...(chosen.entry.verify ? { verified: { ok: chosen.entry.verify.ok, at: chosen.entry.verify.at, level: chosen.entry.verify.level } } : {}),
     },
     ...(o.at !== undefined ? { requestedAt: o.at } : {}),
@@ -226,8 +243,8 @@ async function makePlan(o: RestoreOptions, opened: Target[]): Promise<{ plan: Re
 async function execute(o: RestoreOptions, plan: RestorePlan, chosen: Chosen, report: RestoreReport): Promise<RestoreReport> {
   const log = o.log.child({ module: 'backup-restore' });
   const progress = o.progress ?? silentProgress;
-  const m = chosen.entry.manifest;
-  if (!o.spec) throw new BackupError('no-identity', 'restore needs the key that decrypts the backups (--identity FILE or TAPSTACK_BACKUP_IDENTITY_FILE)', 2);
+  const m = chosen.manifest;
+  if (!o.spec || !m) throw new BackupError('no-identity', 'restore needs the key that decrypts the backups (--identity FILE or TAPSTACK_BACKUP_IDENTITY_FILE)', 2);
   const latest = MIGRATIONS.at(-1)?.id ?? 0;
   if (m.schemaVersion > latest) throw new BackupError('backup-newer-than-build', plan.warnings.find((w) => w.includes('newer than this build')) ?? 'backup schema newer than this build', 1);
 
@@ -271,7 +288,7 @@ async function execute(o: RestoreOptions, plan: RestorePlan, chosen: Chosen, rep
     const tmp = path.join(o.config.dataDir, `.restore-${compactTime(Date.now())}`);
     fs.mkdirSync(tmp, { mode: 0o700 });
     try {
-      const known = knownChunks(chosen.catalog.entries.map((e) => e.manifest));
+      const known = knownChunks(chosen.catalog.entries);
       await materialize({ target: chosen.target, manifest: m, known, spec: o.spec, destDir: tmp, progress, onProblem: 'throw', only: (n) => plan.files.some((f) => f.name === n && f.dest !== undefined) });
 
       // 3. Check the restored copy as the drill does, before it replaces anything.

@@ -106,7 +106,7 @@ export async function fetchChunk(
     throw err;
   }
   if (plain.length !== chunk.size || sha256(plain) !== chunk.sha256) {
-    throw new BackupError('object-corrupt', `${target.name}: object ${key} decrypts to content that is not chunk ${chunk.sha256.slice(0, 12)}… (replaced by another file?)`, 1, { key });
+    throw new BackupError('object-corrupt', `${target.name}: object ${key} decrypts to content that is not the chunk the manifest records (replaced by another file?)`, 1, { key });
   }
   return plain;
 }

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fsyncDir as fsyncDirStrict, moveAcross } from '../../services/shared/atomic-file.js';
 import type { Config } from '../../services/shared/config.js';
 import { DB_NAME, RDB_NAME } from '../snapshot/files.js';
 import type { TapstackManifest } from '../snapshot/manifest.js';
@@ -48,33 +49,10 @@ export function swapIn(o: { config: Config }, plan: Pick<RestorePlan, 'rollbackD
   fsyncDir(o.config.dataDir);
 }
 
-/** rename(2), or copy + fsync + rename + unlink across filesystems (a TLS volume, a rollback dir). */
-function moveAcross(from: string, to: string): void {
-  try {
-    fs.renameSync(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    const tmp = `${to}.tmp-restore`;
-    fs.cpSync(from, tmp, { recursive: true, preserveTimestamps: true });
-    fs.renameSync(tmp, to);
-    fs.rmSync(from, { recursive: true, force: true });
-  }
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    /* best effort */
-  }
-}
-
 /** `<data>.pre-restore-<t>` beside the data dir when it is on the same filesystem, else inside it. */
+/** Best effort: a TLS volume may refuse fsync on a directory; the rename already happened. */
+const fsyncDir = (dir: string) => fsyncDirStrict(dir, { bestEffort: true });
+
 export function rollbackLocation(dataDir: string, stamp: string): string {
   const parent = path.dirname(dataDir);
   try {

@@ -5,6 +5,8 @@
  *   decrypt     + every chunk decrypted and every file's SHA-256 checked (needs the identity);
  *   drill       + the files restored into a temp dir and checked as a restore would (drill.ts).
  * The result is kept on the target as `backups/<id>/verify-<time>.json`; `list` shows the newest.
+ * A format-2 backup's signature is checked first, against the trusted signing key: one that does
+ * not verify is refused ('bad-signature') before anything else is read, and nothing is recorded.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,10 +14,11 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../../services/shared/config.js';
 import type { Logger } from '../../services/shared/logger.js';
 import type { DecryptionSpec, Target } from '../contracts.js';
-import { verifyKey, type VerifyRecord } from '../snapshot/manifest.js';
-import { knownChunks, loadCatalog, type CatalogEntry } from './catalog.js';
+import { verifyKey, type TapstackManifest, type VerifyRecord } from '../snapshot/manifest.js';
+import { knownChunks, loadCatalog, openEntry, requireSignature, type CatalogEntry } from './catalog.js';
 import { drillChecks } from './drill.js';
 import { BackupError, describeError } from './errors.js';
+import type { SigningTrust } from './keys.js';
 import { acquireBackupLock, scratchDir } from './lock.js';
 import { checkStoredChunks, materialize } from './materialize.js';
 import { silentProgress, type Progress } from './progress.js';
@@ -31,6 +34,8 @@ export interface VerifyOptions {
   backupId?: string;
   /** Undefined: ciphertext level only. */
   spec?: DecryptionSpec;
+  /** Signing keys manifests must verify against (required with a spec; checked when given). */
+  trust?: SigningTrust;
   /** With a key: restore drill too (default true). */
   drill?: boolean;
   progress?: Progress;
@@ -40,8 +45,11 @@ export interface VerifyOptions {
 
 export interface VerifyTargetResult {
   target: string;
-  /** wrong-key: the given key cannot open the backup; nothing is recorded (its status is unchanged). */
-  status: 'ok' | 'failed' | 'no-backups' | 'wrong-key' | 'error';
+  /**
+   * wrong-key: the given key cannot open the backup; bad-signature: the manifest is not signed by a
+   * trusted key (planted or tampered). Neither records anything (the backup's status is unchanged).
+   */
+  status: 'ok' | 'failed' | 'no-backups' | 'wrong-key' | 'bad-signature' | 'error';
   backupId?: string;
   record?: VerifyRecord;
   error?: { code: string; message: string };
@@ -64,7 +72,7 @@ async function verifyTarget(opts: VerifyOptions, t: TargetSettings): Promise<Ver
   let target: Target | undefined;
   try {
     target = openTarget(t, { log, tmpDir: path.join(scratchDir(opts.config), 'tmp') });
-    const catalog = await loadCatalog(target);
+    const catalog = await loadCatalog(target, { trust: opts.trust });
     let entry: CatalogEntry | undefined;
     if (opts.backupId) {
       entry = catalog.entries.find((e) => e.id === opts.backupId);
@@ -74,7 +82,8 @@ async function verifyTarget(opts: VerifyOptions, t: TargetSettings): Promise<Ver
       }
     } else entry = catalog.entries.at(-1);
     if (!entry) return { target: t.name, status: 'no-backups' };
-    const { record, wrongKey } = await verifyEntry(opts, target, entry, knownChunks(catalog.entries.map((e) => e.manifest)));
+    if (opts.spec || opts.trust) requireSignature(target, entry, opts.trust);
+    const { record, wrongKey } = await verifyEntry(opts, target, entry, knownChunks(catalog.entries));
     if (wrongKey.length) {
       // Says nothing about the backup: do not record it (a failed record would mark a good backup
       // as bad, and later restores would warn about it).
@@ -88,6 +97,8 @@ async function verifyTarget(opts: VerifyOptions, t: TargetSettings): Promise<Ver
     return { target: t.name, status: record.ok ? 'ok' : 'failed', backupId: entry.id, record };
   } catch (err) {
     const e = err as { code?: unknown };
+    if (e.code === 'bad-signature') log.error({ err: describeError(err) }, 'verify: BAD SIGNATURE');
+    if (e.code === 'bad-signature') return { target: t.name, status: 'bad-signature', error: { code: 'bad-signature', message: describeError(err) } };
     return { target: t.name, status: 'error', error: { code: typeof e.code === 'string' ? e.code : 'failed', message: describeError(err) } };
   } finally {
     await closeTarget(target);
@@ -100,7 +111,9 @@ async function verifyEntry(opts: VerifyOptions, target: Target, entry: CatalogEn
   const progress = opts.progress ?? silentProgress;
   const problems = new Set<string>();
   const checks: Record<string, unknown> = {};
-  const stored = await checkStoredChunks({ target, manifest: entry.manifest, known, progress });
+  const stored = await checkStoredChunks({ target, objects: entry.summary.objects, known, progress });
+  checks.format = entry.summary.format;
+  checks.signature = entry.signature === 'ok' ? 'verified' : entry.signature;
   checks.objects = stored.objects;
   checks.storedBytes = stored.bytes;
   for (const p of stored.problems) problems.add(p);
@@ -109,26 +122,14 @@ async function verifyEntry(opts: VerifyOptions, target: Target, entry: CatalogEn
   const wrongKey: string[] = [];
   if (opts.spec) {
     level = opts.drill === false ? 'decrypt' : 'drill';
-    const dir = path.join(scratchDir(opts.config), `verify-${randomBytes(4).toString('hex')}`);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    let manifest: TapstackManifest | undefined;
     try {
-      const m = await materialize({ target, manifest: entry.manifest, known, spec: opts.spec, destDir: dir, progress, onProblem: 'collect' });
-      checks.decryptedFiles = m.files.length;
-      checks.decryptedBytes = m.bytes;
-      for (const p of m.problems) problems.add(p);
-      wrongKey.push(...m.wrongKey);
-      if (level === 'drill' && !wrongKey.length) {
-        if (m.problems.length) problems.add('restore drill skipped: not every file could be restored');
-        else {
-          progress.note(`${target.name}: restore drill (integrity checks) on ${entry.id}...`);
-          const drill = await drillChecks(dir, entry.manifest);
-          checks.drill = drill.checks;
-          for (const p of drill.problems) problems.add(p);
-        }
-      }
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      manifest = await openEntry(target, entry, { spec: opts.spec, trust: opts.trust, unsigned: 'allow' });
+    } catch (err) {
+      if (!(err instanceof BackupError && err.code === 'wrong-key')) throw err;
+      wrongKey.push(String(err.details?.key ?? entry.id));
     }
+    if (manifest) await decryptAndDrill(opts, target, entry, manifest, known, { problems, checks, wrongKey, level, progress });
   }
   const record: VerifyRecord = {
     backupId: entry.id,
@@ -141,4 +142,34 @@ async function verifyEntry(opts: VerifyOptions, target: Target, entry: CatalogEn
     checks,
   };
   return { record, wrongKey };
+}
+
+async function decryptAndDrill(
+  opts: VerifyOptions,
+  target: Target,
+  entry: CatalogEntry,
+  manifest: TapstackManifest,
+  known: ReturnType<typeof knownChunks>,
+  r: { problems: Set<string>; checks: Record<string, unknown>; wrongKey: string[]; level: VerifyRecord['level']; progress: Progress },
+): Promise<void> {
+  const dir = path.join(scratchDir(opts.config), `verify-${randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    const m = await materialize({ target, manifest, known, spec: opts.spec as DecryptionSpec, destDir: dir, progress: r.progress, onProblem: 'collect' });
+    r.checks.decryptedFiles = m.files.length;
+    r.checks.decryptedBytes = m.bytes;
+    for (const p of m.problems) r.problems.add(p);
+    r.wrongKey.push(...m.wrongKey);
+    if (r.level === 'drill' && !r.wrongKey.length) {
+      if (m.problems.length) r.problems.add('restore drill skipped: not every file could be restored');
+      else {
+        r.progress.note(`${target.name}: restore drill (integrity checks) on ${entry.id}...`);
+        const drill = await drillChecks(dir, manifest);
+        r.checks.drill = drill.checks;
+        for (const p of drill.problems) r.problems.add(p);
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

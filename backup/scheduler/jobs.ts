@@ -11,12 +11,11 @@ import type { Logger } from '../../services/shared/logger.js';
 import { isVerified, loadCatalog } from '../engine/catalog.js';
 import { createBackup, type BackupKind } from '../engine/create.js';
 import { describeError } from '../engine/errors.js';
-import { decryptionSpec } from '../engine/keys.js';
+import { decryptionSpec, signingTrust } from '../engine/keys.js';
 import { pruneTargets } from '../engine/prune.js';
 import { loadBackupSettings, type BackupSettings, type TargetSettings } from '../engine/settings.js';
 import { closeTarget, openTarget } from '../engine/targets.js';
 import { verifyBackups } from '../engine/verify.js';
-import { manifestSize } from '../snapshot/manifest.js';
 import type { BackupMetrics } from './metrics.js';
 
 export interface SchedulerDeps {
@@ -105,7 +104,8 @@ export function createBackupScheduler(deps: SchedulerDeps) {
       log.error({ err: describeError(err) }, 'the configured identity is unusable: drill limited to the ciphertext check');
     }
     if (!spec) log.info('no TAPSTACK_BACKUP_IDENTITY: the drill checks stored objects only (no decryption, no restore drill)');
-    const result = await verifyBackups({ config: deps.config, log: deps.log, targets, spec, drill: true, lockWaitMs: deps.lockWaitMs ?? 600_000 });
+    // The appliance checks signatures against its own signing key.
+    const result = await verifyBackups({ config: deps.config, log: deps.log, targets, spec, trust: signingTrust(deps.config), drill: true, lockWaitMs: deps.lockWaitMs ?? 600_000 });
     for (const r of result.targets) {
       if (r.status === 'no-backups') continue;
       m.lastVerifyOk.set({ target: r.target }, r.status === 'ok' ? 1 : 0);
@@ -126,11 +126,12 @@ export function createBackupScheduler(deps: SchedulerDeps) {
       })();
       if (!target) continue;
       try {
-        const catalog = await loadCatalog(target);
-        const newest = catalog.entries.at(-1);
+        // A planted manifest (not signed by this installation) is not a success.
+        const catalog = await loadCatalog(target, { trust: signingTrust(deps.config) });
+        const newest = catalog.entries.filter((e) => e.signature !== 'bad').at(-1);
         if (newest) {
-          m.lastSuccess.set({ target: t.name }, Math.floor(Date.parse(newest.manifest.createdAt) / 1000));
-          m.size.set({ target: t.name }, manifestSize(newest.manifest));
+          m.lastSuccess.set({ target: t.name }, Math.floor(Date.parse(newest.summary.createdAt) / 1000));
+          m.size.set({ target: t.name }, newest.summary.size);
         }
         const verified = catalog.entries.filter((e) => e.verify).sort((a, b) => (a.verify?.at ?? 0) - (b.verify?.at ?? 0)).at(-1);
         if (verified?.verify) {

@@ -4,7 +4,7 @@
  * whole and in fixed-size chunks. The staged copy is what every target of the run receives, and it
  * is removed afterwards (a killed run's leftovers are removed by the next run, under the lock).
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../services/shared/config.js';
@@ -15,6 +15,8 @@ import { snapshotSqlite, type SqliteSnapshot, type SqliteSnapshotMethod } from '
 
 export interface PlannedChunk {
   sha256: string;
+  /** Format 2: the keyed id the chunk is stored under (absent when staged without a dedup key). */
+  id?: string;
   size: number;
   offset: number;
 }
@@ -54,7 +56,7 @@ export function cleanStaleStaging(stagingDir: string): string[] {
 
 export async function stageSnapshot(
   config: Config,
-  opts: { backupConfigFile: string; runId: string; sqliteMethod?: SqliteSnapshotMethod; includeRedis?: boolean; chunkSize?: number },
+  opts: { backupConfigFile: string; runId: string; sqliteMethod?: SqliteSnapshotMethod; includeRedis?: boolean; chunkSize?: number; dedupKey?: Buffer },
 ): Promise<StagedSnapshot> {
   const started = performance.now();
   if (!fs.existsSync(config.dbFile)) throw new Error(`no database at ${config.dbFile}: nothing to back up (check TAPSTACK_DATA_DIR)`);
@@ -88,7 +90,7 @@ export async function stageSnapshot(
     }
 
     const files: StagedFile[] = [];
-    for (const f of staged) files.push({ name: f.name, path: f.path, mode: f.mode, ...(await hashFile(f.path, opts.chunkSize ?? CHUNK_SIZE)) });
+    for (const f of staged) files.push({ name: f.name, path: f.path, mode: f.mode, ...(await hashFile(f.path, opts.chunkSize ?? CHUNK_SIZE, opts.dedupKey)) });
     return { dir, files, sqlite, redis, notes, durationMs: Math.round(performance.now() - started), remove };
   } catch (err) {
     remove();
@@ -96,8 +98,11 @@ export async function stageSnapshot(
   }
 }
 
-/** SHA-256 of a whole file and of each fixed-size chunk of it. */
-export async function hashFile(file: string, chunkSize: number): Promise<{ size: number; sha256: string; chunks: PlannedChunk[] }> {
+/**
+ * SHA-256 of a whole file and of each fixed-size chunk of it; with a dedup key also each chunk's
+ * keyed id (HMAC-SHA256, its object name on the target), in the same pass.
+ */
+export async function hashFile(file: string, chunkSize: number, dedupKey?: Buffer): Promise<{ size: number; sha256: string; chunks: PlannedChunk[] }> {
   const whole = createHash('sha256');
   const chunks: PlannedChunk[] = [];
   const fh = await fs.promises.open(file, 'r');
@@ -109,7 +114,7 @@ export async function hashFile(file: string, chunkSize: number): Promise<{ size:
       if (n === 0) break;
       const part = buf.subarray(0, n);
       whole.update(part);
-      chunks.push({ sha256: createHash('sha256').update(part).digest('hex'), size: n, offset });
+      chunks.push({ sha256: createHash('sha256').update(part).digest('hex'), ...(dedupKey ? { id: chunkId(dedupKey, part) } : {}), size: n, offset });
       offset += n;
       if (n < chunkSize) break;
     }
@@ -118,6 +123,9 @@ export async function hashFile(file: string, chunkSize: number): Promise<{ size:
     await fh.close();
   }
 }
+
+/** A chunk's keyed id: HMAC-SHA256 of its plaintext under the installation's dedup key. */
+export const chunkId = (dedupKey: Buffer, plaintext: Buffer): string => createHmac('sha256', dedupKey).update(plaintext).digest('hex');
 
 /** Read one chunk of a staged file. */
 export async function readChunk(file: string, offset: number, size: number): Promise<Buffer> {

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { fsyncDirAsync as fsyncDir } from '../../services/shared/atomic-file.js';
 import type { ObjectInfo, Target, TargetSpec } from '../contracts.js';
 import { drain, randomSuffix, retryPolicy, targetError, withRetry, writeAll, type TargetOptions } from './common.js';
 import { TargetError } from './errors.js';
@@ -144,14 +145,6 @@ function ignoreGone(err: NodeJS.ErrnoException): void {
   if (!['ENOENT', 'ENOTDIR', 'EISDIR', 'EPERM'].includes(err.code ?? '')) throw err;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /** Every regular, non-hidden file under `root/rel` whose key starts with `prefix`. */
 async function walk(root: string, rel: string, prefix: string, out: ObjectInfo[]): Promise<void> {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import BetterSqlite3 from 'better-sqlite3';
+import { fsyncDir } from '../../services/shared/atomic-file.js';
 import type { Logger } from '../../services/shared/logger.js';
 import type { DecryptionSpec, Target } from '../contracts.js';
 import { createDecryptStream, decryptBuffer, isAgeError } from '../crypto/index.js';
@@ -273,15 +274,6 @@ function integrityCheck(file: string): void {
 
 const corrupt = (key: string, why: string, cause?: unknown) =>
   new WalError('corrupt-segment', `segment ${key} is damaged: ${why}`, cause === undefined ? undefined : { cause });
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 async function readAll(s: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];

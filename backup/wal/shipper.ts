@@ -9,21 +9,24 @@
  * the next writer restarts the WAL. A state it cannot prove continuous starts a new generation with
  * a new base. Design and guarantees: backup/wal/README.md.
  *
- * Longer than the house's ~300 lines on purpose: every procedure here reads and moves the same few
- * pieces of state (WAL position, read hold, pending transactions, generation), and the invariant
- * that matters — the hold moves forward only after the frames up to the WAL's end were read — is
- * easier to audit when all of them are in one place.
+ * Three parts: reading and cutting segments (shipper-read.ts, which owns the read reader.position),
+ * checkpoints and writer stalls (shipper-checkpoint.ts), uploads (upload.ts, and `stored` /
+ * `uploadFailed` below); this file holds the generations and the state machine (shipper-phase.ts)
+ * that decides which part runs when. The invariant that matters — the hold moves forward only after
+ * the frames up to the WAL's end were read — is kept in `tick` and the locked steps.
  */
 import fs from 'node:fs';
-import { encryptBuffer } from '../crypto/index.js';
 import { createWalMetrics, type WalMetrics } from './metrics.js';
 import { checkResume } from './resume.js';
-import { encodeSegment, generationTime, newGenerationId, packSegment, type GenerationMeta, type StampedTxn } from './segment.js';
+import { generationTime, newGenerationId, type GenerationMeta } from './segment.js';
+import { checkpointOnce, settleForStop, StallStats, walGrowth } from './shipper-checkpoint.js';
+import { isShipping, nextPhase, type Phase } from './shipper-phase.js';
+import { EMPTY, WalReader, type Scan } from './shipper-read.js';
 import { openShipperDb, type ShipperDb } from './sqlite-locks.js';
 import { defaultStateFile, writeState } from './state.js';
 import type { WalShipper, WalShipperOptions, WalShipperStatus } from './types.js';
 import { backoff, sleep, storeItem, UploadQueue, type QueueItem } from './upload.js';
-import { frameBytes, positionToJson, sameEpoch, scanWal, type WalPosition } from './wal-file.js';
+import { frameBytes, positionToJson, scanWal } from './wal-file.js';
 
 export type { ShippedSegment, WalShipper, WalShipperOptions, WalShipperStatus } from './types.js';
 
@@ -35,10 +38,7 @@ interface Generation {
   storedBytes: number;
 }
 
-type Scan = { kind: 'done' } | { kind: 'more' } | { kind: 'broken'; code: string; detail: string };
 type Previous = GenerationMeta['previous'];
-
-const EMPTY: WalPosition = { frame: 0, checksum: [0, 0] };
 
 export function createWalShipper(opts: WalShipperOptions): WalShipper {
   const log = opts.log.child({ module: 'wal-shipper', target: opts.target.name });
@@ -55,108 +55,44 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
   const walFile = `${opts.dbFile}-wal`;
 
   let db: ShipperDb | undefined;
-  let phase: Exclude<WalShipperStatus['state'], 'stopping'> = 'stopped';
+  let phase: Phase = 'stopped';
+  const moveTo = (to: Phase) => (phase = nextPhase(phase, to));
   let stopping = false;
   let gen: Generation | undefined;
   let need: { code: string; detail: string; previous: Previous } = { code: 'first-start', detail: 'no previous generation to continue', previous: null };
   let nextAttemptAt = 0;
   let attemptFailures = 0;
-  /** After the last transaction read (frames up to here are ours, in memory or stored). */
-  let position: WalPosition = EMPTY;
-  /** Read, not yet cut into segments. */
-  let pending: StampedTxn[] = [];
-  /** Where the next segment continues from (the last cut segment's end, or the base's). */
-  let cutFrom: WalPosition = EMPTY;
   let baseInFlight = false;
-  let lastStamp = 0;
-  let lastCutAt = 0;
-  /** Start of the last scan that read the WAL to its end, and the last confirmation queued. */
-  let lastCompleteScanAt = 0;
-  let lastConfirm = { at: 0, until: 0 };
   let lastCheckpoint: { salt1: number; frame: number } | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
   let durable: { index: number; committedUntil?: number; lastUploadAt?: number } = { index: 0 };
-  const stats = { generationsStarted: 0, segments: 0, bytes: 0, checkpoints: 0, partial: 0, maxStallMs: 0, lastStallMs: undefined as number | undefined, lastCheckpointAt: undefined as number | undefined, stalls: [] as number[] };
+  const stats = { generationsStarted: 0, segments: 0, bytes: 0 };
   let lastDiscontinuity: WalShipperStatus['lastDiscontinuity'];
   let lastError: string | undefined;
 
   const queue = new UploadQueue(stored, uploadFailed);
-  const pendingBytes = () => pending.reduce((n, t) => n + t.frames.length, 0);
-  const unshippedBytes = () => pendingBytes() + queue.bytes();
+  const reader = new WalReader({ walFile, now, log, encryption: opts.encryption, intervalMs, heartbeatMs, maxSegmentBytes, maxPendingBytes }, queue);
+  const unshippedBytes = () => reader.unshippedBytes();
+  const scanInto = (strict: boolean, unlimited = false) => reader.scanInto(strict, unlimited);
+  const cutSegments = (force: boolean) => reader.cutSegments(gen, force);
+  const confirm = (force: boolean) => reader.confirm(gen, baseInFlight, force);
   const lagMs = () => {
     const q = queue.items.find((i) => i.kind === 'segment');
-    const oldest = q?.kind === 'segment' ? q.firstCommitAt : pending[0]?.at;
+    const oldest = q?.kind === 'segment' ? q.firstCommitAt : reader.pending[0]?.at;
     return oldest === undefined ? 0 : Math.max(0, now() - oldest);
   };
   const metrics: WalMetrics | undefined = opts.registry ? createWalMetrics(opts.registry, { lagSeconds: () => lagMs() / 1000, pendingBytes: unshippedBytes }) : undefined;
-  const stamp = () => (lastStamp = Math.max(lastStamp, now()));
+  const stalls = new StallStats({ now, metrics, onStall: opts.onStall });
+  const recordStall = (ms: number, full: boolean) => stalls.record(ms, full);
+  const stamp = () => reader.stamp();
 
-  // ------------------------------------------------------------------ reading the WAL
-
-  /**
-   * Read newly committed transactions into `pending`, up to the memory budget (`unlimited`: to the
-   * WAL's end, used under the write lock). `strict`: accept no WAL reset (start-up).
-   */
-  function scanInto(strict: boolean, unlimited = false): Scan {
-    let wide = unlimited;
-    for (;;) {
-      const budget = unlimited ? Number.MAX_SAFE_INTEGER : maxPendingBytes - unshippedBytes();
-      if (budget <= 0) return { kind: 'more' }; // back-pressure: uploads drain first
-      const scanStartedAt = now();
-      const r = scanWal(walFile, position, { maxBytes: wide ? budget : Math.min(budget, maxSegmentBytes), strict });
-      if (r.kind === 'discontinuity') return { kind: 'broken', code: 'wal-reset', detail: r.reason };
-      if (r.kind === 'oversized') {
-        // A transaction bigger than one read: read it with the whole memory budget.
-        if (!wide && budget > maxSegmentBytes) {
-          wide = true;
-          continue;
-        }
-        if (pending.length === 0 && queue.items.length === 0) return { kind: 'broken', code: 'oversized-transaction', detail: `a transaction larger than ${maxPendingBytes} bytes` };
-        return { kind: 'more' };
-      }
-      wide = unlimited;
-      const at = stamp();
-      for (const t of r.txns) pending.push({ ...t, at, scanStartedAt });
-      position = r.position;
-      if (r.reset !== 'none') log.debug({ reset: r.reset }, 'WAL reset after a complete checkpoint: same generation continues');
-      if (!r.more) {
-        lastCompleteScanAt = scanStartedAt;
-        return { kind: 'done' };
-      }
-    }
+  function checkpoint(): void {
+    const { scan, full } = checkpointOnce(db!, reader, stalls);
+    if (scan.kind === 'broken') return discontinuity(scan.code, scan.detail);
+    if (full && reader.position.header) lastCheckpoint = { salt1: reader.position.header.salt1, frame: reader.position.frame };
   }
 
-  /** Cut pending transactions into segments (one WAL epoch each, ≤ maxSegmentBytes) and queue them. */
-  function cutSegments(force: boolean): void {
-    if (!gen || pending.length === 0) return;
-    if (!force && now() - lastCutAt < intervalMs && pendingBytes() < maxSegmentBytes) return;
-    lastCutAt = now();
-    while (pending.length > 0) {
-      const first = pending[0]!;
-      let n = 0;
-      let bytes = 0;
-      while (n < pending.length && sameEpoch(pending[n]!.header, first.header) && (n === 0 || bytes + pending[n]!.frames.length <= maxSegmentBytes)) {
-        bytes += pending[n]!.frames.length;
-        n++;
-      }
-      const txns = pending.splice(0, n);
-      const last = txns[txns.length - 1]!;
-      const index = gen.nextIndex++;
-      const body = packSegment(encodeSegment(gen.id, index, cutFrom, txns)).then((z) => encryptBuffer(opts.encryption, z));
-      body.catch(() => undefined); // awaited (and reported) by the uploader
-      cutFrom = { header: last.header, frame: last.commitFrame, checksum: last.checksumAfter };
-      queue.push({ kind: 'segment', generation: gen.id, index, firstCommitAt: first.at, committedUntil: last.at, txns: txns.length, bytes, body, after: cutFrom, lastScanStartedAt: Math.max(...txns.map((t) => t.scanStartedAt)) });
-    }
-  }
-
-  /** Queue a confirmation that the segments hold everything committed before the last full scan. */
-  function confirm(force: boolean): void {
-    if (!gen || baseInFlight || pending.length > 0 || queue.items.length > 0 || lastCompleteScanAt <= lastConfirm.until) return;
-    if (!force && now() - lastConfirm.at < heartbeatMs) return;
-    lastConfirm = { at: now(), until: lastCompleteScanAt };
-    queue.push({ kind: 'confirm', generation: gen.id, index: gen.nextIndex - 1, confirmedUntil: lastCompleteScanAt });
-  }
 
   // ------------------------------------------------------------------ generations
 
@@ -180,7 +116,7 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
     cutSegments(true);
     need = { code, detail, previous: tail(false) };
     gen = undefined;
-    phase = 'need-generation';
+    moveTo('need-generation');
     nextAttemptAt = 0;
   }
 
@@ -190,9 +126,9 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
     lastDiscontinuity = { at: now(), code, reason: detail };
     need = { code, detail, previous: gen ? { generation: gen.id, index: durable.index, committedUntil: durable.committedUntil ?? gen.baseAt, contiguous: false } : need.previous };
     gen = undefined;
-    phase = 'need-generation';
+    moveTo('need-generation');
     queue.clear();
-    pending = [];
+    reader.pending = [];
     baseInFlight = false;
     db?.releaseHolds();
     attemptFailures++;
@@ -210,8 +146,8 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
       // Nothing to preserve: copy the WAL into the database and shrink it while writers still run,
       // so that little is left for the locked part below.
       d.releaseHolds();
-      position = EMPTY;
-      pending = [];
+      reader.position = EMPTY;
+      reader.pending = [];
       d.checkpoint('PASSIVE');
       const t = performance.now();
       const ck = d.checkpoint('TRUNCATE', 200);
@@ -233,7 +169,7 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
         // Everything up to the WAL's end goes into the base: read only to learn where it ends.
         const r = scanWal(walFile, EMPTY, { maxBytes: Number.MAX_SAFE_INTEGER, strict: true });
         if (r.kind !== 'ok') return false;
-        position = r.position;
+        reader.position = r.position;
       }
       d.releaseHolds(); // our write lock, and its read mark, protect the WAL meanwhile
       const ck = d.checkpoint('PASSIVE');
@@ -254,10 +190,10 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
     const prevTime = previous ? generationTime(previous.generation) : Number.NaN;
     const id = newGenerationId(Number.isNaN(prevTime) ? baseAt : Math.max(baseAt, prevTime + 1));
     gen = { id, baseAt, reason, nextIndex: 1, storedBytes: 0 };
-    cutFrom = position;
-    lastCheckpoint = position.header ? { salt1: position.header.salt1, frame: position.frame } : undefined;
+    reader.cutFrom = reader.position;
+    lastCheckpoint = reader.position.header ? { salt1: reader.position.header.salt1, frame: reader.position.frame } : undefined;
     baseInFlight = true;
-    phase = 'base-pending';
+    moveTo('base-pending');
     stats.generationsStarted++;
     metrics?.generationsStarted.inc({ reason });
     log.info({ generation: id, reason, detail: contiguous ? undefined : need.detail, baseAt }, 'WAL generation started');
@@ -268,74 +204,13 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
       baseAt,
       reason,
       previous,
-      pageSize: position.header?.pageSize ?? 0,
-      start: positionToJson(position),
+      pageSize: reader.position.header?.pageSize ?? 0,
+      start: positionToJson(reader.position),
       encryption: { recipients: [...opts.encryption.recipients], passphrase: opts.encryption.passphrase !== undefined },
       sqliteVersion: d.sqliteVersion,
     };
     queue.push({ kind: 'base', generation: id, size: fs.statSync(opts.dbFile).size, meta });
     return true;
-  }
-
-  // ------------------------------------------------------------------ checkpoints
-
-  function walGrowth(): number {
-    if (!position.header) return 0;
-    const from = lastCheckpoint && lastCheckpoint.salt1 === position.header.salt1 ? lastCheckpoint.frame : 0;
-    return (position.frame - from) * frameBytes(position.header.pageSize);
-  }
-
-  function checkpoint(): void {
-    const d = db!;
-    // The bulk of the copying, without blocking writers: up to our hold's read mark.
-    d.checkpoint('PASSIVE');
-    if (!d.lockWrites()) return;
-    const t0 = performance.now();
-    let full = false;
-    let s: Scan = { kind: 'done' };
-    try {
-      s = scanInto(false, true);
-      if (s.kind === 'broken') return;
-      d.releaseHolds();
-      const ck = d.checkpoint('PASSIVE');
-      d.renewHold();
-      full = ck.checkpointed >= ck.log;
-    } finally {
-      d.unlockWrites();
-      if (s.kind === 'broken') discontinuity(s.code, s.detail);
-      else recordStall(performance.now() - t0, full);
-    }
-    if (full && position.header) lastCheckpoint = { salt1: position.header.salt1, frame: position.frame };
-  }
-
-  /**
-   * Before a clean stop: if the WAL is completely checkpointed, the next writer restarts it — after
-   * we stopped, where the next start could not tell that restart from one that lost frames. So
-   * make it restart now (a no-op header rewrite under our write lock); its frame ships with the rest.
-   */
-  function settleForStop(): void {
-    const d = db!;
-    if (!d.lockWrites()) return;
-    const t0 = performance.now();
-    try {
-      const ck = d.checkpoint('PASSIVE');
-      if (ck.checkpointed >= ck.log) d.commitHeaderRewrite();
-    } finally {
-      d.unlockWrites();
-      recordStall(performance.now() - t0, true);
-    }
-  }
-
-  function recordStall(ms: number, full: boolean): void {
-    stats.lastStallMs = ms;
-    stats.maxStallMs = Math.max(stats.maxStallMs, ms);
-    stats.lastCheckpointAt = now();
-    stats.stalls.push(ms);
-    if (stats.stalls.length > 1000) stats.stalls.shift();
-    if (full) stats.checkpoints++;
-    else stats.partial++;
-    metrics?.checkpointStall.observe(ms / 1000);
-    opts.onStall?.(ms);
   }
 
   // ------------------------------------------------------------------ uploads
@@ -350,7 +225,7 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
       persist(item.generation, 0, r.meta.start, r.meta.baseAt);
       durable = { index: 0, committedUntil: r.meta.baseAt, lastUploadAt: now() };
       if (gen?.id === item.generation) {
-        if (phase === 'base-pending') phase = 'running';
+        if (phase === 'base-pending') moveTo('running');
         attemptFailures = 0;
         gen.storedBytes += r.meta.base.size;
         metrics?.generationStart.set(r.meta.baseAt / 1000);
@@ -397,7 +272,7 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
       }
       return;
     }
-    if (phase !== 'running' && phase !== 'base-pending') return;
+    if (!isShipping(phase)) return;
     const s = scanInto(false);
     if (s.kind === 'broken') return discontinuity(s.code, s.detail);
     // The hold may move forward only once the frames up to the WAL's end are ours (README), and
@@ -410,7 +285,7 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
       startGeneration(true);
       return;
     }
-    if (walGrowth() >= checkpointBytes && unshippedBytes() < maxPendingBytes / 2) checkpoint();
+    if (walGrowth(reader.position, lastCheckpoint) >= checkpointBytes && unshippedBytes() < maxPendingBytes / 2) checkpoint();
   }
 
   function schedule(): void {
@@ -435,14 +310,14 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
     const fail = (detail: string) => {
       need = c.state ? { code: 'resume-failed', detail, previous: { generation: c.state.generation, index: c.state.index, committedUntil: c.state.committedUntil, contiguous: false } } : { code: 'first-start', detail, previous: null };
       gen = undefined;
-      pending = [];
+      reader.pending = [];
       return false;
     };
     if (!c.ok) return fail(c.detail);
     gen = { id: c.state.generation, baseAt: c.meta.baseAt, reason: c.meta.reason, nextIndex: c.state.index + 1, storedBytes: 0 };
-    position = c.position;
-    cutFrom = c.position;
-    lastStamp = Math.max(lastStamp, c.state.committedUntil);
+    reader.position = c.position;
+    reader.cutFrom = c.position;
+    reader.lastStamp = Math.max(reader.lastStamp, c.state.committedUntil);
     durable = { index: c.state.index, committedUntil: c.state.committedUntil };
     // Nothing held the WAL while we were away: read what was committed meanwhile (strictly, no
     // reset accepted) without the lock, then the rest under it, and only then take the hold.
@@ -466,21 +341,21 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
       if (phase !== 'stopped') return;
       stopping = false;
       db = openShipperDb(opts.dbFile, { busyTimeoutMs: opts.busyTimeoutMs ?? 2000 });
-      phase = 'running';
+      moveTo('running');
       let resumed = false;
       try {
         resumed = await resume();
       } catch (err) {
         need = { code: 'resume-failed', detail: (err as Error).message, previous: null };
         gen = undefined;
-        pending = [];
+        reader.pending = [];
       }
       if (resumed) {
         log.info({ generation: gen?.id, index: durable.index }, 'WAL shipping resumed');
         cutSegments(true);
       } else {
         if (need.code !== 'first-start') noteDiscontinuity(need.code, need.detail);
-        phase = 'need-generation';
+        moveTo('need-generation');
         nextAttemptAt = 0;
         await tick();
       }
@@ -491,12 +366,12 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         await ticking;
-        if (phase === 'running' || phase === 'base-pending') {
+        if (isShipping(phase)) {
           const s = scanInto(false);
           if (s.kind === 'broken') discontinuity(s.code, s.detail);
           else cutSegments(true);
         }
-        if (queue.items.length === 0 && pending.length === 0 && phase === 'running') return;
+        if (queue.items.length === 0 && reader.pending.length === 0 && phase === 'running') return;
         await (queue.running() ?? sleep(Math.min(50, scanMs)));
       }
       throw new Error(`WAL flush: ${queue.items.length} uploads still queued after ${timeoutMs} ms (${lastError ?? 'no error'})`);
@@ -512,8 +387,8 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
       const drain = async () => {
         while (queue.items.length > 0 && Date.now() < deadline) await Promise.race([queue.pump(), sleep(Math.max(1, deadline - Date.now()))]);
       };
-      if ((phase === 'running' || phase === 'base-pending') && gen) {
-        if (!baseInFlight) settleForStop();
+      if (isShipping(phase) && gen) {
+        if (!baseInFlight) settleForStop(db!, stalls);
         const s = scanInto(false);
         if (s.kind !== 'broken') cutSegments(true);
         await drain();
@@ -522,21 +397,19 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
       }
       await drain();
       if (queue.items.length > 0) log.warn({ queued: queue.items.length }, 'WAL shipper stopped with uploads still queued; the next start resumes from the last stored segment or starts a new generation');
-      phase = 'stopped';
+      moveTo('stopped');
       queue.clear();
       await Promise.race([queue.running(), sleep(1000)]);
       db?.close();
       db = undefined;
-      pending = [];
+      reader.pending = [];
       gen = undefined;
       baseInFlight = false;
-      position = EMPTY;
+      reader.position = EMPTY;
       stopping = false;
     },
 
     status() {
-      const sorted = [...stats.stalls].sort((a, b) => a - b);
-      const q = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : undefined);
       return {
         state: stopping && phase !== 'stopped' ? 'stopping' : phase,
         generation: gen?.id,
@@ -548,12 +421,12 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
         committedUntil: durable.committedUntil,
         lastUploadAt: durable.lastUploadAt,
         lagMs: lagMs(),
-        pendingTxns: pending.length + queue.items.reduce((n, i) => n + (i.kind === 'segment' ? i.txns : 0), 0),
+        pendingTxns: reader.pending.length + queue.items.reduce((n, i) => n + (i.kind === 'segment' ? i.txns : 0), 0),
         pendingBytes: unshippedBytes(),
-        walBytes: position.header ? position.frame * frameBytes(position.header.pageSize) : 0,
+        walBytes: reader.position.header ? reader.position.frame * frameBytes(reader.position.header.pageSize) : 0,
         segmentsShipped: stats.segments,
         bytesShipped: stats.bytes,
-        checkpoints: { count: stats.checkpoints, partial: stats.partial, lastAt: stats.lastCheckpointAt, lastStallMs: stats.lastStallMs, maxStallMs: stats.maxStallMs, p50StallMs: q(0.5), p99StallMs: q(0.99) },
+        checkpoints: stalls.summary(),
         lastError,
       };
     },

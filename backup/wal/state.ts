@@ -5,7 +5,7 @@
  * start begins a new generation.
  */
 import fs from 'node:fs';
-import path from 'node:path';
+import { writeFileAtomic } from '../../services/shared/atomic-file.js';
 import type { WalPositionJson } from './wal-file.js';
 
 export interface ShipperState {
@@ -41,28 +41,5 @@ export function readState(file: string): ShipperState | undefined {
 }
 
 export function writeState(file: string, state: ShipperState): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    const fd = fs.openSync(tmp, 'w', 0o600);
-    try {
-      fs.writeSync(fd, JSON.stringify(state));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  const dir = fs.openSync(path.dirname(file), 'r');
-  try {
-    fs.fsyncSync(dir);
-  } finally {
-    fs.closeSync(dir);
-  }
-}
-
-export function removeState(file: string): void {
-  fs.rmSync(file, { force: true });
+  writeFileAtomic(file, JSON.stringify(state), 0o600);
 }

@@ -13,7 +13,9 @@ import { createWalPointInTime } from '../../backup/wal/index.js';
 import { loadCatalog } from '../../backup/engine/catalog.js';
 import { scratchDir } from '../../backup/engine/lock.js';
 import { createBackup, type BackupKind } from '../../backup/engine/create.js';
-import { decryptionSpec, requireDecryptionSpec } from '../../backup/engine/keys.js';
+import { decryptionSpec, requireDecryptionSpec, signingTrust } from '../../backup/engine/keys.js';
+import { installPublicKey } from '../../backup/engine/install-keys.js';
+import { openEntry, type CatalogEntry } from '../../backup/engine/catalog.js';
 import { createCliProgress, silentProgress, type Progress } from '../../backup/engine/progress.js';
 import { pruneTargets } from '../../backup/engine/prune.js';
 import { renderCreate, renderList, renderPlan, renderPrune, renderRestore, renderVerify } from '../../backup/engine/render.js';
@@ -38,6 +40,7 @@ interface Common {
 interface KeyFlags {
   identity?: string[];
   passphraseFile?: string;
+  signingKey?: string[];
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -57,7 +60,8 @@ export function registerBackup(program: Command, ctx: Context): void {
   const keys = (cmd: Command) =>
     cmd
       .option('--identity <file>', 'age identity file that decrypts the backups (repeatable; default TAPSTACK_BACKUP_IDENTITY_FILE)', collect)
-      .option('--passphrase-file <file>', 'file holding the passphrase of passphrase-encrypted backups');
+      .option('--passphrase-file <file>', 'file holding the passphrase of passphrase-encrypted backups')
+      .option('--signing-key <key>', 'trusted signing public key (ed25519:..., or a file holding it; repeatable; default: this installation\'s own)', collect);
 
   common(backup.command('create'))
     .description('Take a consistent snapshot (SQLite, Redis, config, TLS) and upload what each target lacks')
@@ -83,18 +87,23 @@ export function registerBackup(program: Command, ctx: Context): void {
       }),
     );
 
-  common(backup.command('list'))
-    .description('List the backups of every target: size, kind, age, verification status')
-    .action((opts: Common) =>
+  keys(common(backup.command('list')))
+    .description('List the backups of every target: size, kind, age, signature, verification status (with --identity also the sealed details: files, ledger head)')
+    .action((opts: Common & KeyFlags) =>
       run(async () => {
         const { config, settings, log } = setup(ctx, opts);
         const targets = selectTargets(settings, opts.target);
+        const spec = decryptionSpec(config, { identityFiles: opts.identity, passphraseFile: opts.passphraseFile });
+        const trust = signingTrust(config, opts.signingKey);
         const out = await Promise.all(
           targets.map(async (t) => {
             let target;
             try {
               target = openTarget(t, { log, tmpDir: path.join(scratchDir(config), 'tmp') });
-              return { target: t.name, describe: target.describe(), catalog: await loadCatalog(target) };
+              const catalog = await loadCatalog(target, { trust });
+              // A sealed part is opened only for a key given and a signature that verified.
+              if (spec) for (const e of catalog.entries) if (e.signature === 'ok') await openEntry(target, e, { spec, trust, unsigned: 'allow' }).catch(() => undefined);
+              return { target: t.name, describe: target.describe(), catalog };
             } catch (err) {
               return { target: t.name, describe: target?.describe() ?? t.spec.type, error: (err as Error).message };
             } finally {
@@ -103,7 +112,7 @@ export function registerBackup(program: Command, ctx: Context): void {
           }),
         );
         if (opts.json) {
-          printJson(out.map((c) => ({ target: c.target, describe: c.describe, ...(c.error ? { error: c.error } : {}), backups: (c.catalog?.entries ?? []).map((e) => ({ ...summary(e.manifest), verify: e.verify ?? null })), damaged: c.catalog?.damaged ?? [] })));
+          printJson(out.map((c) => ({ target: c.target, describe: c.describe, ...(c.error ? { error: c.error } : {}), backups: (c.catalog?.entries ?? []).map((e) => ({ ...summary(e), verify: e.verify ?? null })), damaged: c.catalog?.damaged ?? [] })));
         } else process.stdout.write(renderList(out));
         if (out.some((c) => c.error)) process.exitCode = EXIT.failed;
       }),
@@ -121,7 +130,7 @@ export function registerBackup(program: Command, ctx: Context): void {
         const spec = opts.ciphertextOnly ? undefined : requireDecryptionSpec(config, { identityFiles: opts.identity, passphraseFile: opts.passphraseFile }, 'verify');
         const progress = progressFor(opts);
         try {
-          const result = await verifyBackups({ config, log, targets, backupId: opts.backup, spec, drill: opts.drill, progress });
+          const result = await verifyBackups({ config, log, targets, backupId: opts.backup, spec, trust: signingTrust(config, opts.signingKey), drill: opts.drill, progress });
           progress.stop();
           if (opts.json) printJson(result);
           else process.stdout.write(renderVerify(result.targets));
@@ -142,9 +151,10 @@ export function registerBackup(program: Command, ctx: Context): void {
     .option('--stop-services', 'AIO/native: stop the app programs through supervisord first and start them again after')
     .option('--accept-gap', 'when the WAL chain cannot reach --at (a missing or damaged segment, a gap), restore the last point it reaches instead of failing')
     .option('--restore-config', "also restore the backup's copy of the backup config (default: keep the current one)")
+    .option('--allow-unsigned', 'also restore a format-1 backup (made before signed manifests; nothing proves who wrote it)')
     .option('--force', 'restore although the database holds recent heartbeats (a copy of another instance, a crash a moment ago); never overrides a live process')
     .addHelpText('after', '\nExamples:\n  tapstack backup restore --dry-run\n  tapstack backup restore --at 2026-11-22T10:00:00Z --identity ~/tapstack-backup.key --stop-services')
-    .action((opts: Common & KeyFlags & { at?: string; backup?: string; dryRun?: boolean; stopServices?: boolean; force?: boolean; acceptGap?: boolean; restoreConfig?: boolean }) =>
+    .action((opts: Common & KeyFlags & { at?: string; backup?: string; dryRun?: boolean; stopServices?: boolean; force?: boolean; acceptGap?: boolean; restoreConfig?: boolean; allowUnsigned?: boolean }) =>
       run(async () => {
         const { config, settings, log } = setup(ctx, opts);
         const targets = selectTargets(settings, opts.target);
@@ -161,6 +171,8 @@ export function registerBackup(program: Command, ctx: Context): void {
             at,
             dryRun: Boolean(opts.dryRun),
             spec,
+            trust: signingTrust(config, opts.signingKey),
+            allowUnsigned: Boolean(opts.allowUnsigned),
             stopServices: Boolean(opts.stopServices),
             force: Boolean(opts.force),
             acceptGap: Boolean(opts.acceptGap),
@@ -215,10 +227,20 @@ export function registerBackup(program: Command, ctx: Context): void {
             throw new CliError(`--out: cannot create ${opts.out} (${(err as NodeJS.ErrnoException).code ?? 'error'}); it must not exist yet`, 'keygen-out', EXIT.usage);
           }
         }
-        if (opts.json) return printJson({ recipient: pair.recipient, ...(opts.out ? { identityFile: path.resolve(opts.out) } : { identity: pair.identity }), warning });
+        // The installation's manifest-signing key (made by setup), when keygen runs on the appliance.
+        const signingKey = (() => {
+          try {
+            return installPublicKey(ctx.config().dataDir);
+          } catch {
+            return undefined; // keygen also runs where no installation is configured
+          }
+        })();
+        const keep = signingKey ? `\nKeep this appliance's signing public key with the identity (restore and verify check manifests against it): ${signingKey}` : '';
+        if (opts.json) return printJson({ recipient: pair.recipient, ...(opts.out ? { identityFile: path.resolve(opts.out) } : { identity: pair.identity }), ...(signingKey ? { signingKey } : {}), warning });
         if (opts.out) process.stdout.write(`identity written to ${path.resolve(opts.out)} (mode 600)\nrecipient: ${pair.recipient}\n`);
         else process.stdout.write(formatIdentityFile(pair.identity));
-        process.stderr.write(`\nWARNING: ${warning}\n`);
+        if (signingKey) process.stdout.write(`# signing key: ${signingKey}\n`);
+        process.stderr.write(`\nWARNING: ${warning}${keep}\n`);
       }),
     );
 }
@@ -250,19 +272,22 @@ function usage<T>(fn: () => T): T {
   }
 }
 
-function summary(m: import('../../backup/snapshot/manifest.js').TapstackManifest) {
+/** What `list --json` says of a backup: the public part (format 2 keeps files and ledger sealed). */
+function summary(e: CatalogEntry) {
+  const s = e.summary;
+  const m = e.manifest;
   return {
-    id: m.id,
-    kind: m.kind,
-    createdAt: m.createdAt,
-    snapshotAt: m.snapshotAt,
-    size: m.files.reduce((n, f) => n + f.size, 0),
-    uploadedBytes: m.uploadedBytes,
-    uploadedChunks: m.uploadedChunks,
-    files: m.files.length,
-    schemaVersion: m.schemaVersion,
-    ledger: m.ledger,
-    versions: m.versions,
+    id: s.id,
+    format: s.format,
+    signature: e.signature,
+    kind: s.kind,
+    createdAt: s.createdAt,
+    snapshotAt: s.snapshotAt,
+    size: s.size,
+    uploadedBytes: s.uploadedBytes,
+    uploadedChunks: s.uploadedChunks,
+    objects: s.objects.size,
+    ...(m ? { files: m.files.length, schemaVersion: m.schemaVersion, ledger: m.ledger, versions: m.versions } : {}),
   };
 }
 

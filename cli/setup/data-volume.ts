@@ -5,10 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { PROBE_PREFIX, probeWritable } from './files.js';
+import { tempFileOf } from '../../services/shared/atomic-file.js';
+import { PROBE_PREFIX, probeWritable } from './probe.js';
 import { SETUP_EXIT, refuse } from './exit-codes.js';
-import { MARKER_NAME, readMarker, type MarkerRead, type VolumeMarker } from './markers.js';
-import { LOCK_NAME } from './lock.js';
+import { MARKER_NAME, SETUP_LOCK_NAME, readMarker, type MarkerRead, type VolumeMarker } from './markers.js';
 
 export interface DataVolume {
   dir: string;
@@ -21,7 +21,7 @@ export interface DataVolume {
 
 /** Names a fresh volume may already carry without counting as "someone's data". */
 function ignorable(name: string): boolean {
-  return name === 'lost+found' || name === LOCK_NAME || name === `${MARKER_NAME}.tmp` || name.startsWith(PROBE_PREFIX);
+  return name === 'lost+found' || name === SETUP_LOCK_NAME || name === tempFileOf(MARKER_NAME) || name.startsWith(PROBE_PREFIX);
 }
 
 const unescapeMountinfo = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));

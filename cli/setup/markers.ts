@@ -6,9 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../../services/shared/atomic-file.js';
 
 export const MARKER_NAME = '.tapstack-volume.json';
+/** The lock file of `tapstack setup` (services/shared/file-lock.ts), in the data directory. */
+export const SETUP_LOCK_NAME = '.tapstack-setup.lock';
 
 export interface VolumeMarker {
   installId: string;

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../../services/shared/atomic-file.js';
 
 export interface RedisSecret {
   status: 'created' | 'kept' | 'ok';

@@ -16,11 +16,13 @@ import { openDb } from '../../services/shared/db/database.js';
 import { migrate, migrationStatus } from '../../services/shared/db/migrate.js';
 import { inspectDataVolume, planInstall, type DataVolume, type InstallPlan } from './data-volume.js';
 import { SETUP_EXIT, refuse } from './exit-codes.js';
-import { writeIfChanged, writeProblem } from './files.js';
-import { withSetupLock } from './lock.js';
-import { newMarker, readMarker, writeMarker } from './markers.js';
+import { writeIfChanged } from '../../services/shared/atomic-file.js';
+import { withFileLockSync } from '../../services/shared/file-lock.js';
+import { writeProblem } from './probe.js';
+import { SETUP_LOCK_NAME, newMarker, readMarker, writeMarker } from './markers.js';
 import { nginxVars, redisIsLocal, renderRedisConf, renderTemplate } from './render.js';
 import { ensureRedisSecret } from './secrets.js';
+import { dedupKeyFile, ensureInstallKeys, signingKeyFile } from '../../backup/engine/install-keys.js';
 import { applyTls, assertWritable, ensureServedDir, originHost, planTls, type TlsPlan } from './tls.js';
 
 export type StepStatus = 'ok' | 'created' | 'kept' | 'updated' | 'adopted';
@@ -129,7 +131,9 @@ export function runSetup(config: Config, env: NodeJS.ProcessEnv): SetupReport {
     // Refuse before creating even the lock file in a directory that is not ours...
     plan(config, env);
     // ...then decide again under the lock: a concurrent first boot may have marked the volume.
-    return withSetupLock(config.dataDir, () => apply(config, env, plan(config, env)));
+    // One setup at a time per data volume: under compose several containers may run the entrypoint
+    // at once; two first boots must not each write their own install id or Redis password.
+    return withFileLockSync(path.join(config.dataDir, SETUP_LOCK_NAME), () => apply(config, env, plan(config, env)), 120_000);
   } finally {
     process.umask(umask);
   }
@@ -161,6 +165,12 @@ function apply(config: Config, env: NodeJS.ProcessEnv, p: Plan): SetupReport {
 
   const secret = ensureRedisSecret(config.dataDir, env, config.redis.password);
   step('redis-password', secret.status, secret.detail);
+
+  // The backup dedup and signing keys (backup/engine/install-keys.ts). The signing public key is
+  // printed so the operator can keep it with the backup identity: restore on a new host checks it.
+  const backupKeys = ensureInstallKeys(config.dataDir);
+  step('backup-keys', backupKeys.created.length ? 'created' : 'kept', `${dedupKeyFile(config.dataDir)}, ${signingKeyFile(config.dataDir)}; signing public key ${backupKeys.publicKey}`);
+  if (backupKeys.created.includes(signingKeyFile(config.dataDir))) warnings.push(`new backup signing key: keep its public half with the backup identity (\`tapstack backup restore --signing-key ${backupKeys.publicKey}\` on a new host)`);
 
   ensureServedDir(a.tlsDir);
   for (const dir of [p.paths.acmeRoot, path.join(p.paths.acmeRoot, '.well-known'), path.join(p.paths.acmeRoot, '.well-known', 'acme-challenge')]) ensureServedDir(dir);

@@ -11,7 +11,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { fsyncDir, fsyncFile, writeProblem } from './files.js';
+import { fsyncDir, fsyncFile } from '../../services/shared/atomic-file.js';
+import { writeProblem } from './probe.js';
 import { SETUP_EXIT, refuse } from './exit-codes.js';
 
 export const CERT_DAYS = 397;

@@ -4,6 +4,7 @@
  * the ledger integrity check passes, Redis comes back from the restored RDB (appendonly yes, as the
  * appliance runs it) and the API starts on it. And: a restore refuses while the app is running.
  */
+import { installPublicKey } from '../../backup/engine/install-keys.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -44,11 +45,13 @@ test('disaster: the data directory is lost; restore from S3 alone, integrity pas
   const redisKeys = created.json.snapshot.redis.keys as number;
   const before = await runCli(['integrity', 'check', '--json'], app.env);
 
+  // Kept offline with the identity: the signing public key `tapstack setup` printed.
+  const signingKey = installPublicKey(app.dataDir) as string;
   fs.rmSync(app.dataDir, { recursive: true, force: true });
   const dry = await runCli(['backup', 'restore', '--dry-run'], app.env);
   t.is(dry.code, 0, dry.stderr);
   t.regex(dry.stdout, /available window:\n {4}s3: \S+ \.\. \S+ \(1 backups\)/);
-  const restored = await runCli(['backup', 'restore', '--identity', app.keyFile, '--json'], app.env);
+  const restored = await runCli(['backup', 'restore', '--identity', app.keyFile, '--signing-key', signingKey, '--json'], app.env);
   t.is(restored.code, 0, restored.stdout + restored.stderr);
   t.true(restored.json.done);
   t.true(restored.json.integrity.ok);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { formatIdentityFile, generateKeyPair } from '../../backup/crypto/index.js';
+import { decryptBuffer, formatIdentityFile, generateKeyPair, parseIdentityFile } from '../../backup/crypto/index.js';
 import { createTarget } from '../../backup/targets/index.js';
 import { openDb } from '../../services/shared/db/database.js';
 import { startS3rver, type TestS3 } from '../helpers/backup-servers.js';
@@ -33,8 +33,10 @@ async function backedUp() {
   const created = await runCli(['backup', 'create', '--json'], app.env);
   if (created.code !== 0) throw new Error(created.stderr);
   const id = created.json.targets[0].id as string;
-  const manifest = JSON.parse(fs.readFileSync(path.join(target.path, 'backups', id, 'manifest.json'), 'utf8'));
-  const sha = manifest.files.find((f: { name: string }) => f.name === 'tapstack.db').chunks[0].sha256 as string;
+  // The file list is in the sealed (encrypted) part of a format-2 manifest.
+  const pub = JSON.parse(fs.readFileSync(path.join(target.path, 'backups', id, 'manifest.json'), 'utf8'));
+  const manifest = JSON.parse((await decryptBuffer({ identities: parseIdentityFile(fs.readFileSync(app.keyFile, 'utf8')) }, Buffer.from(pub.sealed, 'base64'))).toString('utf8'));
+  const sha = manifest.files.find((f: { name: string }) => f.name === 'tapstack.db').chunks[0].id as string;
   const chunkFile = path.join(target.path, 'chunks', `${sha}.age`);
   return { app, id, key: `chunks/${sha}.age`, chunkFile, dbBefore: fs.readFileSync(app.dbFile) };
 }

@@ -41,7 +41,8 @@ function credit(dbFile: string, ref: string) {
 }
 
 const manifestOf = (dir: string, id: string) => JSON.parse(fs.readFileSync(path.join(dir, 'backups', id, 'manifest.json'), 'utf8'));
-const chunkSet = (m: { files: { chunks: { sha256: string }[] }[] }) => new Set(m.files.flatMap((f) => f.chunks.map((c) => c.sha256)));
+/** The chunk objects a backup uses, from the public part of its manifest (format 2: keyed ids). */
+const chunkSet = (m: { objects: { id: string }[] }) => new Set(m.objects.map((o) => o.id));
 
 test('an incremental uploads only the changed chunks, and nothing when nothing changed (Redis included)', async (t) => {
   const app = makeAppliance({ targets: [], redis });
@@ -96,7 +97,7 @@ test('a full backup reads back the chunks it reuses and repairs a damaged one', 
   addScratch(app.dbFile, 8);
   const first = await runCli(['backup', 'create', '--json'], app.env);
   const m = manifestOf(target.path, first.json.targets[0].id);
-  const victim = path.join(target.path, 'chunks', `${m.files[0].chunks[1].sha256}.age`);
+  const victim = path.join(target.path, 'chunks', `${m.objects[1].id}.age`);
   const bytes = fs.readFileSync(victim);
   bytes[100] = (bytes[100] ?? 0) ^ 0xff;
   fs.writeFileSync(victim, bytes);

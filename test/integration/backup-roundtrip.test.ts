@@ -11,6 +11,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import type { TargetSpec } from '../../backup/contracts.js';
+import { decryptBuffer, generateSigningKey, parseIdentityFile } from '../../backup/crypto/index.js';
+import { installPublicKey } from '../../backup/engine/install-keys.js';
 import { openDb } from '../../services/shared/db/database.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
 import { startRsyncDaemon, startS3rver, startSshd, type TestRsyncDaemon, type TestS3, type TestSshd } from '../helpers/backup-servers.js';
@@ -55,7 +57,11 @@ async function roundTrip(t: import('ava').ExecutionContext, spec: (root: string)
   t.true(stats.rows > 20, `the writer kept writing during the backup (${stats.rows} rows)`);
   t.log(`${name}: writer max transaction ${stats.maxMs} ms (p99 ${stats.p99Ms} ms) during the backup; SQLite copy ${created.json.snapshot.sqlite.durationMs} ms`);
 
-  const listed = await runCli(['backup', 'list', '--json'], app.env);
+  const keyless = await runCli(['backup', 'list', '--json'], app.env);
+  t.is(keyless.code, 0, keyless.stderr);
+  t.is(keyless.json[0].backups[0].ledger, undefined, 'without a key, list shows no sealed detail');
+  t.is(keyless.json[0].backups[0].signature, 'ok', 'signed by this installation');
+  const listed = await runCli(['backup', 'list', '--json', '--identity', app.keyFile], app.env);
   t.is(listed.code, 0, listed.stderr);
   const backups = listed.json[0].backups;
   t.is(backups.length, 1);
@@ -102,10 +108,12 @@ async function roundTrip(t: import('ava').ExecutionContext, spec: (root: string)
 test('local directory: create, list, verify (drill), restore while a writer writes; age CLI decrypts a chunk', async (t) => {
   const { app, result } = await roundTrip(t, (root) => localTarget(root, 'usb'));
   const spec = JSON.parse(fs.readFileSync(app.configFile, 'utf8')).targets[0] as { path: string };
-  const manifest = JSON.parse(fs.readFileSync(path.join(spec.path, 'backups', result.id, 'manifest.json'), 'utf8'));
+  const pub = JSON.parse(fs.readFileSync(path.join(spec.path, 'backups', result.id, 'manifest.json'), 'utf8'));
+  t.is(pub.format, 'tapstack-backup/2');
+  const manifest = JSON.parse((await decryptBuffer({ identities: parseIdentityFile(fs.readFileSync(app.keyFile, 'utf8')) }, Buffer.from(pub.sealed, 'base64'))).toString('utf8'));
   const chunk = manifest.files.find((f: { name: string }) => f.name === 'tapstack.db').chunks[0];
   const out = path.join(app.root, 'chunk.plain');
-  await run('age', ['--decrypt', '-i', app.keyFile, '-o', out, path.join(spec.path, 'chunks', `${chunk.sha256}.age`)]);
+  await run('age', ['--decrypt', '-i', app.keyFile, '-o', out, path.join(spec.path, 'chunks', `${chunk.id}.age`)]);
   const plain = fs.readFileSync(out);
   t.is(createHash('sha256').update(plain).digest('hex'), chunk.sha256, 'age 1.x decrypts our chunk to the bytes the manifest names');
   t.is(plain.subarray(0, 15).toString(), 'SQLite format 3');
@@ -116,12 +124,19 @@ test('local directory: create, list, verify (drill), restore while a writer writ
   t.truthy(script, 'DEPLOY.md has the manual restore snippet');
   const manual = path.join(app.root, 'manual');
   fs.mkdirSync(manual);
-  const { stdout } = await run('bash', ['-e', '-o', 'pipefail', '-c', script as string], { env: { ...process.env, B: spec.path, KEY: app.keyFile, OUT: manual } });
+  const PUB = installPublicKey(app.dataDir) as string;
+  const { stdout } = await run('bash', ['-e', '-o', 'pipefail', '-c', script as string], { env: { ...process.env, B: spec.path, KEY: app.keyFile, OUT: manual, PUB } });
   t.regex(stdout, /tapstack\.db: OK/);
   t.regex(stdout, /redis\/dump\.rdb: OK/);
   const check = await run('sqlite3', [path.join(manual, 'tapstack.db'), 'PRAGMA integrity_check; SELECT count(*) FROM ledger;']);
   t.is(check.stdout.trim().split('\n')[0], 'ok');
   t.is(Number(check.stdout.trim().split('\n')[1]), manifest.ledger.rows);
+
+  // The documented signature check refuses another key's signature and a modified manifest.
+  const other = generateSigningKey().publicKey;
+  const refused = await run('bash', ['-e', '-o', 'pipefail', '-c', script as string], { env: { ...process.env, B: spec.path, KEY: app.keyFile, OUT: path.join(app.root, 'manual-2'), PUB: other } }).then(() => 'ran', () => 'refused');
+  t.is(refused, 'refused', 'openssl refuses a signature by another key');
+  t.false(fs.existsSync(path.join(app.root, 'manual-2', 'tapstack.db')), 'nothing was restored');
 });
 
 test('S3 (s3rver): round trip', async (t) => {
