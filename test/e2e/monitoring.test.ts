@@ -64,9 +64,20 @@ test.serial('every dashboard panel query runs without error; the core panels ret
   t.true(queries.length >= 25, `${queries.length} panel queries`);
   for (const core of CORE_PANELS) t.true(queries.some((q) => `${q.dashboard}/${q.panel}` === core), `core panel ${core} exists`);
   // Rates need two samples in their window: wait until the core panels have data, then check all.
-  for (const q of queries.filter((x) => CORE_PANELS.has(`${x.dashboard}/${x.panel}`))) {
-    await waitFor(async () => ((await mon!.query(q.expr)).data?.result.length ?? 0) > 0, `${q.dashboard} / ${q.panel}: ${q.expr}`, 30_000, 500);
-  }
+  const core = queries.filter((x) => CORE_PANELS.has(`${x.dashboard}/${x.panel}`));
+  let empty: string[] = [];
+  await waitFor(
+    async () => {
+      empty = [];
+      for (const q of core) if (((await mon!.query(q.expr)).data?.result.length ?? 0) === 0) empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
+      return empty.length === 0;
+    },
+    'data in every core panel',
+    15_000,
+    1000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; still empty:\n${empty.join('\n')}`);
+  });
   for (const q of queries) {
     const r = await mon!.query(q.expr);
     t.is(r.status, 'success', `${q.dashboard} / ${q.panel}: ${q.expr}: ${r.error ?? ''}`);

@@ -35,7 +35,6 @@ export function dashboardQueries(): PanelQuery[] {
 /** Panels that must show data on a fresh appliance with no traffic (others need taps, backups, node-exporter). */
 export const CORE_PANELS = new Set([
   'tapstack-trading/House P&L (minor units, since start of counters)',
-  'tapstack-trading/Connected sockets',
   'tapstack-writer-data/Writer backlog (queue entries)',
   'tapstack-writer-data/Database and WAL size',
   'tapstack-writer-data/Data volume free',
