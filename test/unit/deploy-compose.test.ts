@@ -27,7 +27,9 @@ import {
 } from '../helpers/deploy-files.js';
 
 const compose = loadCompose();
-const services = compose.services;
+// The appliance itself: services without a profile. The optional `monitoring` and `logs` profiles
+// pass the same generic checks in deploy-monitoring.test.ts.
+const services = Object.fromEntries(Object.entries(compose.services).filter(([, s]) => s.profiles === undefined));
 const names = Object.keys(services);
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
 
@@ -321,7 +323,7 @@ test('only nginx publishes ports: 80 -> 8000 and 443 -> 8443, the ports setup re
 
 test('named volumes only: declared, used, mounted where the settings point', (t) => {
   const declared = Object.keys(compose.volumes ?? {});
-  t.deepEqual([...declared].sort(), ['data', 'redis', 'runtime', 'tls']);
+  t.deepEqual([...declared].sort(), ['alertmanager', 'data', 'grafana', 'loki', 'prometheus', 'redis', 'runtime', 'tls']);
   const used = new Set<string>();
   for (const name of names) {
     for (const m of volumeMounts(services[name]!)) {
