@@ -5,13 +5,14 @@
  * (Docker runs the health checks there).
  */
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { collectStandardMetrics } from '../services/shared/metrics.js';
 import type { HealthReport } from './supervision.js';
 
 export function createHealthMetrics() {
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'health-listener' });
-  collectDefaultMetrics({ register: registry });
+  collectStandardMetrics(registry);
   const registers = [registry];
   const running = new Gauge({ name: 'tapstack_health_program_running', help: '1 if supervisord reports the program RUNNING', labelNames: ['program'], registers });
   const probeOk = new Gauge({ name: 'tapstack_health_probe_ok', help: '1 if the last health probe of the program passed (readiness until first ready, then liveness)', labelNames: ['program'], registers });

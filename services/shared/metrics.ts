@@ -20,9 +20,7 @@ export interface Metrics {
 export function createMetrics(service: string): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
-  // Standard names (process_*, nodejs_*), told apart by the `service` label, so community Node.js
-  // dashboards and `promtool check metrics` work unchanged.
-  collectDefaultMetrics({ register: registry });
+  collectStandardMetrics(registry);
   const registers = [registry];
   return {
     registry,
@@ -66,6 +64,17 @@ export function createMetrics(service: string): Metrics {
       registers,
     }),
   };
+}
+
+/**
+ * prom-client's default metrics under their standard names (process_*, nodejs_*), told apart by the
+ * registry's `service` label, so community Node.js dashboards work unchanged. The three gauges
+ * prom-client names `*_total` (active handles, requests, resources) are dropped: `promtool check
+ * metrics` rejects a `_total` suffix on anything but a counter.
+ */
+export function collectStandardMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
 }
 
 /**
