@@ -36,13 +36,18 @@ export function applyMonitoring(config: Config, paths: { home: string; runDir: s
   fs.mkdirSync(path.join(next, 'alertmanager'), { recursive: true });
   writeFileAtomic(path.join(next, 'prometheus', 'prometheus.yml'), renderPrometheusConfig(template, config), 0o644);
   writeFileAtomic(path.join(next, 'alertmanager', 'alertmanager.yml'), renderAlertmanagerConfig(config), 0o600);
-  const old = `${target}.old`;
-  fs.rmSync(old, { recursive: true, force: true });
-  if (fs.existsSync(target)) fs.renameSync(target, old);
-  fs.renameSync(next, target);
-  fs.rmSync(old, { recursive: true, force: true });
+  const existed = fs.existsSync(target);
+  let status: Status = 'kept';
+  if (!existed || !sameTree(next, target)) {
+    const old = `${target}.old`;
+    fs.rmSync(old, { recursive: true, force: true });
+    if (existed) fs.renameSync(target, old);
+    fs.renameSync(next, target);
+    fs.rmSync(old, { recursive: true, force: true });
+    status = existed ? 'updated' : 'created';
+  } else fs.rmSync(next, { recursive: true, force: true });
   const receivers = Object.keys(JSON.parse(renderAlertmanagerConfig(config).replace(/^#.*\n/, '')).receivers[0]).filter((k) => k !== 'name');
-  step('monitoring-config', 'ok', `${target} (receivers: ${receivers.join(', ') || 'none'})`);
+  step('monitoring-config', status, `${target} (receivers: ${receivers.join(', ') || 'none'})`);
 
   const pw = grafanaPasswordFile(config.dataDir);
   if (fs.existsSync(pw)) step('grafana-password', 'kept', pw);
@@ -60,4 +65,17 @@ export function applyMonitoring(config: Config, paths: { home: string; runDir: s
     fs.rmSync(include);
     step('monitoring-programs', 'updated', `${include} removed (TAPSTACK_MONITORING is off)`);
   }
+}
+
+/** Same files with the same bytes (a second start with unchanged settings keeps the copy). */
+function sameTree(a: string, b: string): boolean {
+  const list = (d: string) => (fs.readdirSync(d, { recursive: true }) as string[]).sort();
+  const la = list(a);
+  const lb = list(b);
+  if (la.join('\n') !== lb.join('\n')) return false;
+  return la.every((rel) => {
+    const [pa, pb] = [path.join(a, rel), path.join(b, rel)];
+    if (fs.statSync(pa).isDirectory()) return fs.statSync(pb).isDirectory();
+    return fs.statSync(pb).isFile() && fs.readFileSync(pa).equals(fs.readFileSync(pb));
+  });
 }
