@@ -120,6 +120,7 @@ export function createWriter(deps: WriterDeps) {
       if (!(err instanceof AppError)) throw err;
       state = 'rejected';
       reason = err.code;
+      log.warn({ betId: c.id, reason }, 'bet rejected at commit; its reservation is returned');
     }
     const row = insertBet(deps.db, {
       id: c.id,

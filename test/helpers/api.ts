@@ -27,10 +27,14 @@ export interface TestApi {
   stop(): Promise<void>;
 }
 
-export async function startApi(testRedis: TestRedis, extra: Record<string, string> = {}): Promise<TestApi> {
+/** `opts.logs`: collect the API's log lines (level info) into this array. */
+export async function startApi(testRedis: TestRedis, extra: Record<string, string> = {}, opts: { logs?: string[] } = {}): Promise<TestApi> {
   const dataDir = tempDir();
   const config = loadConfig(testEnv({ dataDir, redis: testRedis, extra: { TAPSTACK_PUBLIC_ORIGIN: 'https://tapstack.test', ...extra } }));
-  const log = createLogger({ service: 'api-test', level: 'silent' });
+  const lines = opts.logs;
+  const log = lines
+    ? createLogger({ service: 'api-test', level: 'info', destination: { write: (line: string) => void lines.push(line) } })
+    : createLogger({ service: 'api-test', level: 'silent' });
   const db = openDb(config.dbFile, { synchronous: 'NORMAL' });
   migrate(db);
   const redis = createRedis(config, log, 'api-test');

@@ -25,12 +25,13 @@ export function errorsAndLogging(deps: Pick<ApiDeps, 'log' | 'metrics'>): Koa.Mi
       ctx.body = { error: { code: e.code, message: e.expose ? e.message : 'internal error', ...(e.expose && e.details ? { details: e.details } : {}) } };
       const retry = e.details?.retryAfterSeconds;
       if (typeof retry === 'number') ctx.set('Retry-After', String(retry));
-      if (e.status >= 500) ctx.state.log.error({ err, code: e.code }, 'request failed');
+      if (e.status >= 500) ctx.state.log.error({ err, code: e.code, ...(typeof ctx.state.betId === 'string' ? { betId: ctx.state.betId } : {}) }, 'request failed');
     } finally {
       const seconds = (performance.now() - started) / 1000;
       const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
       deps.metrics.httpRequests.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
-      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000), ip: ctx.ip }, 'request');
+      const betId = typeof ctx.state.betId === 'string' ? { betId: ctx.state.betId } : {};
+      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000), ip: ctx.ip, ...betId }, 'request');
     }
   };
 }
