@@ -173,12 +173,13 @@ test('app services run their process directly: setup runs once, in the one-shot 
     t.false(entrypoint.some((a) => a.endsWith('/entrypoint.sh')), `${name} does not re-run setup`);
   }
   // Only setup writes the TLS and runtime volumes; the processes get the data volume alone, except
-  // that the backup service reads the TLS volume (read-only) to include the certificate material.
+  // that the backup service reads the TLS volume (read-only) to include the certificate material,
+  // and the scheduler reads it (read-only) for the certificate-expiry metric.
   for (const name of appServices.filter((n) => !ONE_SHOT.has(n))) {
     const mounts = volumeMounts(services[name]!);
     const extra = mounts.filter((m) => m.source !== 'data');
     t.deepEqual(mounts.filter((m) => m.source === 'data').length, 1, `${name} mounts the data volume`);
-    if (name === 'backup') t.true(extra.every((m) => m.source === 'tls' && m.readOnly), 'backup reads the TLS volume, read-only');
+    if (name === 'backup' || name === 'scheduler') t.true(extra.every((m) => m.source === 'tls' && m.readOnly), `${name} reads the TLS volume, read-only`);
     else t.deepEqual(extra, [], `${name} mounts the data volume only`);
   }
 });
