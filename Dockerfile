@@ -44,11 +44,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 tapstack \
  && useradd --system --uid 10001 --gid tapstack --home-dir /app --no-create-home --shell /usr/sbin/nologin tapstack \
- && mkdir -p /data /tls /run/tapstack /var/lib/tapstack/redis \
- && chown tapstack:tapstack /data /tls /run/tapstack /var/lib/tapstack/redis \
- && chmod 0700 /data /tls /run/tapstack /var/lib/tapstack/redis \
+ && mkdir -p /data /tls /run/tapstack /var/lib/tapstack/redis /var/lib/tapstack/prometheus /var/lib/tapstack/alertmanager /var/lib/tapstack/grafana /var/lib/tapstack/loki \
+ && chown tapstack:tapstack /data /tls /run/tapstack /var/lib/tapstack/redis /var/lib/tapstack/prometheus /var/lib/tapstack/alertmanager /var/lib/tapstack/grafana /var/lib/tapstack/loki \
+ && chmod 0700 /data /tls /run/tapstack /var/lib/tapstack/redis /var/lib/tapstack/prometheus /var/lib/tapstack/alertmanager /var/lib/tapstack/grafana /var/lib/tapstack/loki \
  && touch /var/lib/tapstack/redis/.tapstack-redis \
- && chown tapstack:tapstack /var/lib/tapstack/redis/.tapstack-redis
+ && chown tapstack:tapstack /var/lib/tapstack/redis/.tapstack-redis \
+ && for d in prometheus alertmanager grafana loki; do touch /var/lib/tapstack/$d/.tapstack-$d && chown tapstack:tapstack /var/lib/tapstack/$d/.tapstack-$d; done
 
 ENV NODE_ENV=production \
     TAPSTACK_HOME=/app \
@@ -64,6 +65,7 @@ COPY --from=build /src/dist /app/dist
 COPY --from=build /src/bin /app/bin
 COPY --from=build /src/scripts /app/scripts
 COPY --from=build /src/nginx /app/nginx
+COPY --from=build /src/monitoring /app/monitoring
 COPY --from=build /src/webroot /app/web
 RUN ln -s /app/bin/tapstack /usr/local/bin/tapstack
 

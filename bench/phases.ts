@@ -107,7 +107,7 @@ export interface Pauses {
  */
 async function watchPauses(s: Stack): Promise<{ end(): Promise<Record<string, Pauses>> }> {
   const urls: Record<string, string> = { api: s.apiUrl, writer: s.writerProbeUrl, realtime: s.realtimeUrl };
-  const gc = (text: string) => metricValue(text, 'tapstack_nodejs_gc_duration_seconds_sum');
+  const gc = (text: string) => metricValue(text, 'nodejs_gc_duration_seconds_sum');
   const start: Record<string, number> = {};
   for (const [name, url] of Object.entries(urls)) start[name] = gc(await scrape(url));
   const t0 = performance.now();
@@ -118,8 +118,8 @@ async function watchPauses(s: Stack): Promise<{ end(): Promise<Record<string, Pa
       for (const [name, url] of Object.entries(urls)) {
         const m = await scrape(url);
         out[name] = {
-          lagP99Ms: metricValue(m, 'tapstack_nodejs_eventloop_lag_p99_seconds') * 1000,
-          lagMaxMs: metricValue(m, 'tapstack_nodejs_eventloop_lag_max_seconds') * 1000,
+          lagP99Ms: metricValue(m, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+          lagMaxMs: metricValue(m, 'nodejs_eventloop_lag_max_seconds') * 1000,
           gcMsPerS: ((gc(m) - (start[name] ?? 0)) * 1000) / seconds,
         };
       }

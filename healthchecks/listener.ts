@@ -7,8 +7,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../services/shared/config.js';
+import { loadConfig, logLevelFor } from '../services/shared/config.js';
 import { createLogger } from '../services/shared/logger.js';
+import { createHealthMetrics } from './health-metrics.js';
 import { probeFor, runLivenessProbe, runProbe } from './probes.js';
 import { stopRedisGracefully } from './redis-stop.js';
 import { createSupervision, type HealthReport } from './supervision.js';
@@ -16,7 +17,7 @@ import { createSupervisorClient } from './supervisor-rpc.js';
 
 const config = loadConfig(process.env);
 // stdout is the event protocol channel: logs go to stderr.
-const log = createLogger({ service: 'health-listener', level: config.logLevel, destination: process.stderr });
+const log = createLogger({ service: 'health-listener', level: logLevelFor(config, 'health-listener'), destination: process.stderr });
 const runDir = process.env.TAPSTACK_RUN_DIR ?? path.join(config.dataDir, 'run');
 const supervisor = createSupervisorClient(path.join(runDir, 'supervisor.sock'));
 const reportFile = path.join(runDir, 'health.json');
@@ -32,6 +33,10 @@ function writeReport(report: HealthReport): void {
   }
 }
 
+const metrics = createHealthMetrics();
+// Metrics are information only: a port in use must not stop health enforcement.
+metrics.listen(config.workers.host, config.monitoring.healthMetricsPort, (err) => log.warn({ err: err.message }, 'health metrics listener failed'));
+
 const supervision = createSupervision({
   supervisor,
   probeFor: (name) => probeFor(name, config),
@@ -42,7 +47,11 @@ const supervision = createSupervision({
   // A program first waits up to TAPSTACK_START_TIMEOUT_SECONDS for its dependencies
   // (wait-for.sh), then needs its own start-up: on a slow machine, minutes.
   startBoundSeconds: config.health.startTimeoutSeconds + 120,
-  report: writeReport,
+  report: (r) => {
+    writeReport(r);
+    metrics.report(r);
+  },
+  onAction: (a) => metrics.action(a),
 });
 
 /** supervisord refuses every XML-RPC call while it shuts down. */

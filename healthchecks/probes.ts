@@ -52,6 +52,13 @@ export function probeFor(program: string, config: Config): Probe | undefined {
       const url = `https://127.0.0.1:${config.appliance.nginxHttpsPort}/healthz`;
       return { kind: 'http', url, liveUrl: url };
     }
+    // Optional (TAPSTACK_MONITORING): present in supervisord only when setup enabled them.
+    case 'prometheus':
+    case 'alertmanager': {
+      const m = config.monitoring;
+      const base = `http://${m.host}:${program === 'prometheus' ? m.prometheusPort : m.alertmanagerPort}`;
+      return { kind: 'http', url: `${base}/-/ready`, liveUrl: `${base}/-/healthy` };
+    }
     default:
       return undefined;
   }

@@ -33,6 +33,8 @@ export interface SupervisionDeps {
   fatalRetrySeconds?: { first: number; max: number };
   /** Called after each tick with what the listener knows (written to health.json). */
   report?(state: HealthReport): void;
+  /** Called when the listener restarts a program or starts a FATAL/stopped one again (metrics). */
+  onAction?(action: { program: string; kind: 'restart' | 'start-again'; why: string }): void;
 }
 
 export interface ProgramHealth {
@@ -41,6 +43,8 @@ export interface ProgramHealth {
   /** Seconds from its start to its first ready answer; absent until then. */
   readyAfterSeconds?: number;
   failures: number;
+  /** Whether the last probe (readiness until first ready, then liveness) passed. */
+  lastProbeOk?: boolean;
   detail?: string;
 }
 
@@ -53,6 +57,7 @@ interface Watch {
   instance: string;
   readyAt?: number;
   failures: number;
+  lastOk?: boolean;
   detail?: string;
   boundLogged?: boolean;
 }
@@ -69,6 +74,7 @@ export function createSupervision(deps: SupervisionDeps) {
   async function restart(name: string, why: string): Promise<void> {
     restarting.add(name);
     wanted.add(name);
+    deps.onAction?.({ program: name, kind: 'restart', why });
     log.warn({ program: name, why, failures: watches.get(name)?.failures }, 'program unhealthy: restarting it');
     try {
       // A frozen (SIGSTOPped) process must run again to handle TERM and drain gracefully.
@@ -91,6 +97,7 @@ export function createSupervision(deps: SupervisionDeps) {
     try {
       await deps.supervisor.start(name, false);
       wanted.delete(name);
+      deps.onAction?.({ program: name, kind: 'start-again', why });
       log.warn({ program: name, why }, 'program started again');
     } catch (err) {
       log.warn({ program: name, why, err: (err as Error).message }, 'could not start the program again yet');
@@ -110,6 +117,7 @@ export function createSupervision(deps: SupervisionDeps) {
     if (w.readyAt === undefined) {
       const r = await deps.ready(probe);
       w.detail = r.detail;
+      w.lastOk = r.ok || r.serving;
       if (r.ok || r.serving) {
         w.readyAt = p.now;
         fatal.delete(p.name);
@@ -124,6 +132,7 @@ export function createSupervision(deps: SupervisionDeps) {
     }
     const r = await deps.live(probe);
     w.detail = r.detail;
+    w.lastOk = r.live;
     if (r.live) {
       w.failures = 0;
       return;
@@ -171,6 +180,7 @@ export function createSupervision(deps: SupervisionDeps) {
             const w = watches.get(p.name);
             const h: ProgramHealth = { state: p.statename, pid: p.pid, failures: w?.failures ?? 0 };
             if (w?.readyAt !== undefined) h.readyAfterSeconds = w.readyAt - p.start;
+            if (w?.lastOk !== undefined) h.lastProbeOk = w.lastOk;
             if (w?.detail) h.detail = w.detail;
             return [p.name, h];
           }),

@@ -10,6 +10,9 @@ if [ "${1:-}" = "--test" ]; then
   # Validators and probes the test suite runs (TOOLING.md): compose 1.29, sslscan, shellcheck, wrk.
   # chromium: the web app's end-to-end tests (playwright-core drives Debian's browser).
   packages+=(procps docker-compose sslscan shellcheck wrk age openssh-server util-linux chromium)
+  # Monitoring (test/unit/monitoring.test.ts, test/e2e/monitoring.test.ts): promtool, amtool and
+  # the real Prometheus and Alertmanager the live test starts on loopback.
+  packages+=(prometheus prometheus-alertmanager)
   # The images tier (test/images, TOOLING.md "Building and running the images with podman"):
   # podman with runc, its networking, and debootstrap for the stand-in base images.
   packages+=(podman uidmap slirp4netns fuse-overlayfs debootstrap netavark aardvark-dns containernetworking-plugins catatonit runc)

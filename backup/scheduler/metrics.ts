@@ -3,12 +3,13 @@
  * Per target: last success, last verified, duration, size, failures — the figures an alert on
  * "no good backup for N hours" or "drill failing" needs.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { collectStandardMetrics } from '../../services/shared/metrics.js';
 
 export function createBackupMetrics() {
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'backup' });
-  collectDefaultMetrics({ register: registry, prefix: 'tapstack_' });
+  collectStandardMetrics(registry);
   const registers = [registry];
   return {
     registry,

@@ -3,7 +3,7 @@
  * and the native run (scripts/entrypoint.sh). In order:
  *   a. verify the data volume (exists, mount point if required, fsync probe, free space, marker);
  *   b. the Redis password;  c. the TLS certificate;  d. nginx.conf and redis.conf;
- *   e. migrations and cli.env.
+ *   e. the monitoring files (monitoring.ts);  f. migrations and cli.env.
  * Phase 1 inspects and decides; every refusal (exit codes in exit-codes.ts) happens there, before
  * anything is written. Phase 2 applies the decisions under the setup lock, each file crash-safe,
  * so an interrupted run converges on the next one. Safe to repeat: a second run keeps everything.
@@ -20,6 +20,7 @@ import { writeIfChanged } from '../../services/shared/atomic-file.js';
 import { withFileLockSync } from '../../services/shared/file-lock.js';
 import { writeProblem } from './probe.js';
 import { SETUP_LOCK_NAME, newMarker, readMarker, writeMarker } from './markers.js';
+import { applyMonitoring } from './monitoring.js';
 import { nginxVars, redisIsLocal, renderRedisConf, renderTemplate } from './render.js';
 import { ensureRedisSecret } from './secrets.js';
 import { dedupKeyFile, ensureInstallKeys, signingKeyFile } from '../../backup/engine/install-keys.js';
@@ -205,6 +206,8 @@ function apply(config: Config, env: NodeJS.ProcessEnv, p: Plan): SetupReport {
   const redisDir = redisIsLocal(config.redis.url) ? p.paths.redisDir : undefined;
   if (redisDir) fs.mkdirSync(redisDir, { recursive: true, mode: 0o700 });
   step('redis-config', writeIfChanged(p.paths.redisConf, renderRedisConf(config, secret.password, redisDir), 0o600), p.paths.redisConf);
+
+  applyMonitoring(config, p.paths, step);
 
   const existed = fs.existsSync(config.dbFile);
   const db = openDb(config.dbFile, { synchronous: config.sqlite.synchronous });

@@ -37,6 +37,9 @@ export function createAdmission(deps: { config: Config; redis: Redis; log: Logge
   const floorBytes = deps.config.appliance.dataMinFreeMb * 1024 * 1024;
   const refusing = new Gauge({ name: 'tapstack_admission_refusing', help: 'Whether taps are being refused, by reason (1 = refusing)', labelNames: ['reason'], registers: [deps.metrics.registry] });
   const freeGauge = new Gauge({ name: 'tapstack_data_free_bytes', help: 'Free bytes on the data volume as the API sees it', registers: [deps.metrics.registry] });
+  // Redis memory as the API sees it (the same numbers admission decides on).
+  const redisUsed = new Gauge({ name: 'tapstack_redis_used_memory_bytes', help: 'Redis used_memory as the API samples it once a second', registers: [deps.metrics.registry] });
+  const redisMax = new Gauge({ name: 'tapstack_redis_maxmemory_bytes', help: 'Redis maxmemory (0 = no cap) as the API samples it', registers: [deps.metrics.registry] });
   let current: AdmissionState | undefined;
   let last: string | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -48,6 +51,8 @@ export function createAdmission(deps: { config: Config; redis: Redis; log: Logge
     const st = fs.statfsSync(deps.config.dataDir);
     current = { redisUsedBytes: num('used_memory'), redisMaxBytes: num('maxmemory'), backlog, dataFreeBytes: st.bavail * st.bsize, sampledAt: Date.now() };
     freeGauge.set(current.dataFreeBytes);
+    redisUsed.set(current.redisUsedBytes);
+    redisMax.set(current.redisMaxBytes);
   };
 
   const verdict = (s: AdmissionState): AppError | undefined => {

@@ -1,8 +1,9 @@
 /** Scheduler process: cron jobs (daily ledger integrity check) plus a health/metrics listener. */
 import { createServer } from 'node:http';
+import path from 'node:path';
 import cron from 'node-cron';
 import { createLifecycle } from '../shared/lifecycle.js';
-import { createMetrics } from '../shared/metrics.js';
+import { createMetrics, registerCertificateExpiry } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
 import { bootConfig, openPrimaryDb } from '../shared/service.js';
 import { createIntegrityJob } from './integrity-job.js';
@@ -16,6 +17,8 @@ lifecycle.installSignalHandlers();
 const db = openPrimaryDb(config, log);
 const redis = createRedis(config, log, 'scheduler');
 const metrics = createMetrics('scheduler');
+// The certificate nginx serves: the operator's, else the generated one (cli/setup/tls.ts).
+registerCertificateExpiry(metrics.registry, config.appliance.tlsCertFile || path.join(config.appliance.tlsDir, 'cert.pem'));
 const integrity = createIntegrityJob({ db, redis, metrics, log, now: Date.now });
 await integrity.restore();
 

@@ -8,6 +8,8 @@ import { z } from 'zod';
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const port = z.coerce.number().int().min(0).max(65535);
 const posInt = z.coerce.number().int().positive();
+const urlOrEmpty = z.union([z.literal(''), z.url()]);
+const LEVEL = '[a-z-]+=(fatal|error|warn|info|debug|trace|silent)';
 
 export interface VarSpec<S extends z.ZodType = z.ZodType> {
   env: string;
@@ -156,8 +158,35 @@ export const CONFIG_SPEC = {
   archiveCron: v({ env: 'TAPSTACK_ARCHIVE_CRON', doc: 'Cron expression (UTC) of the archiver\'s look for closed weeks (a run resumes a killed one).', schema: z.string().refine((c) => validCron(c), 'not a valid cron expression'), default: '40 * * * *' }),
   archiveGraceHours: v({ env: 'TAPSTACK_ARCHIVE_GRACE_HOURS', doc: 'A week is closed this many hours after its end (Monday 00:00 UTC).', schema: z.coerce.number().int().min(0).max(168), default: '6' }),
   archiveDeleteBatch: v({ env: 'TAPSTACK_ARCHIVE_DELETE_BATCH', doc: 'Rows deleted per short transaction once a week is archived and verified.', schema: posInt.max(100_000), default: '2000' }),
-  archivePort: v({ env: 'TAPSTACK_ARCHIVE_PORT', doc: 'Port of the archiver health/metrics listener.', schema: port, default: '9470' }),
+  archivePort: v({ env: 'TAPSTACK_ARCHIVE_PORT', doc: 'Port of the archiver health/metrics listener.', schema: port, default: '9471' }),
+  monitoring: v({ env: 'TAPSTACK_MONITORING', doc: 'AIO and native run: also run Prometheus and Alertmanager under supervisord (compose: the `monitoring` profile).', schema: bool, default: 'false' }),
+  monitoringHost: v({ env: 'TAPSTACK_MONITORING_HOST', doc: 'AIO: address Prometheus and Alertmanager listen on (loopback; publish it deliberately for an external Grafana).', schema: z.string().min(1), default: '127.0.0.1' }),
+  prometheusPort: v({ env: 'TAPSTACK_PROMETHEUS_PORT', doc: 'AIO: Prometheus port.', schema: port, default: '9090' }),
+  alertmanagerPort: v({ env: 'TAPSTACK_ALERTMANAGER_PORT', doc: 'AIO: Alertmanager port.', schema: port, default: '9093' }),
+  prometheusRetention: v({ env: 'TAPSTACK_PROMETHEUS_RETENTION', doc: 'How long Prometheus keeps samples (e.g. 15d).', schema: z.string().regex(/^\d+[dhw]$/, 'a duration such as 15d'), default: '15d' }),
+  healthMetricsPort: v({ env: 'TAPSTACK_HEALTH_METRICS_PORT', doc: 'AIO: port of the health listener metrics (probe results, restarts), on TAPSTACK_WORKER_HOST.', schema: port, default: '9470' }),
+  alertWebhookUrl: v({ env: 'TAPSTACK_ALERT_WEBHOOK_URL', doc: 'Alerts: webhook receiver URL (Alertmanager JSON; or TAPSTACK_ALERT_WEBHOOK_URL_FILE).', schema: urlOrEmpty, default: '', secret: true }),
+  alertEmailTo: v({ env: 'TAPSTACK_ALERT_EMAIL_TO', doc: 'Alerts: comma-separated e-mail recipients (needs TAPSTACK_ALERT_SMTP_SMARTHOST).', schema: z.string(), default: '' }),
+  alertEmailFrom: v({ env: 'TAPSTACK_ALERT_EMAIL_FROM', doc: 'Alerts: sender address of alert e-mails.', schema: z.string(), default: 'tapstack-alerts@localhost' }),
+  alertSmtpSmarthost: v({ env: 'TAPSTACK_ALERT_SMTP_SMARTHOST', doc: 'Alerts: SMTP server as host:port.', schema: z.string().regex(/^([A-Za-z0-9.-]+:\d+)?$/, 'host:port'), default: '' }),
+  alertSmtpUsername: v({ env: 'TAPSTACK_ALERT_SMTP_USERNAME', doc: 'Alerts: SMTP user name (empty = no authentication).', schema: z.string(), default: '' }),
+  alertSmtpPassword: v({ env: 'TAPSTACK_ALERT_SMTP_PASSWORD', doc: 'Alerts: SMTP password (or TAPSTACK_ALERT_SMTP_PASSWORD_FILE).', schema: z.string(), default: '', secret: true }),
+  alertSmtpRequireTls: v({ env: 'TAPSTACK_ALERT_SMTP_REQUIRE_TLS', doc: 'Alerts: require STARTTLS to the SMTP server.', schema: bool, default: 'true' }),
+  alertSlackWebhookUrl: v({ env: 'TAPSTACK_ALERT_SLACK_WEBHOOK_URL', doc: 'Alerts: Slack incoming-webhook URL (or TAPSTACK_ALERT_SLACK_WEBHOOK_URL_FILE).', schema: urlOrEmpty, default: '', secret: true }),
+  alertDiscordWebhookUrl: v({ env: 'TAPSTACK_ALERT_DISCORD_WEBHOOK_URL', doc: 'Alerts: Discord webhook URL (or TAPSTACK_ALERT_DISCORD_WEBHOOK_URL_FILE).', schema: urlOrEmpty, default: '', secret: true }),
+  alertTelegramBotToken: v({ env: 'TAPSTACK_ALERT_TELEGRAM_BOT_TOKEN', doc: 'Alerts: Telegram bot token (or TAPSTACK_ALERT_TELEGRAM_BOT_TOKEN_FILE); needs TAPSTACK_ALERT_TELEGRAM_CHAT_ID.', schema: z.string(), default: '', secret: true }),
+  alertTelegramChatId: v({ env: 'TAPSTACK_ALERT_TELEGRAM_CHAT_ID', doc: 'Alerts: Telegram chat id.', schema: z.string().regex(/^(-?\d+)?$/, 'a numeric chat id'), default: '' }),
+  alertHeartbeatUrl: v({ env: 'TAPSTACK_ALERT_HEARTBEAT_URL', doc: 'Dead man\'s switch: URL the always-firing Watchdog alert is POSTed to every few minutes (healthchecks.io style; or TAPSTACK_ALERT_HEARTBEAT_URL_FILE).', schema: urlOrEmpty, default: '', secret: true }),
   logLevel: v({ env: 'TAPSTACK_LOG_LEVEL', doc: 'pino log level.', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' }),
+  logLevels: v({
+    env: 'TAPSTACK_LOG_LEVELS',
+    doc: 'Per-process override of TAPSTACK_LOG_LEVEL, e.g. writer=debug,api=warn (names: api, realtime, writer, ingest, quoter, resolver, scheduler, backup, health-listener).',
+    schema: z
+      .string()
+      .regex(new RegExp(`^(${LEVEL}(,${LEVEL})*)?$`), 'comma-separated process=level pairs')
+      .transform((s) => Object.fromEntries(s ? s.split(',').map((p) => p.split('=') as [string, string]) : [])),
+    default: '',
+  }),
   shutdownTimeoutMs: v({ env: 'TAPSTACK_SHUTDOWN_TIMEOUT_MS', doc: 'Longest graceful shutdown before a forced exit.', schema: posInt, default: '10000' }),
 } as const;
 

@@ -103,7 +103,25 @@ export interface Config {
     readonly dataRequireMount: boolean;
     readonly allowUnmarkedData: boolean;
   };
+  readonly monitoring: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly prometheusPort: number;
+    readonly alertmanagerPort: number;
+    readonly retention: string;
+    readonly healthMetricsPort: number;
+    readonly alerts: {
+      readonly webhookUrl: string;
+      readonly email: { readonly to: string; readonly from: string; readonly smarthost: string; readonly username: string; readonly password: string; readonly requireTls: boolean };
+      readonly slackWebhookUrl: string;
+      readonly discordWebhookUrl: string;
+      readonly telegram: { readonly botToken: string; readonly chatId: string };
+      readonly heartbeatUrl: string;
+    };
+  };
   readonly logLevel: string;
+  /** Per-process overrides of `logLevel` (TAPSTACK_LOG_LEVELS); `logLevelFor` applies them. */
+  readonly logLevels: Readonly<Record<string, string>>;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -177,6 +195,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
     if (r.volInitialAnnual < r.volFloorAnnual || r.volInitialAnnual > r.volCapAnnual) problems.push('TAPSTACK_VOL_INITIAL_ANNUAL must lie between the floor and the cap');
     if (r.feedMinSources > r.feedSources.length) problems.push(`TAPSTACK_FEED_MIN_SOURCES=${r.feedMinSources} exceeds the ${r.feedSources.length} configured source(s)`);
     if (Boolean(r.tlsCertFile) !== Boolean(r.tlsKeyFile)) problems.push('TAPSTACK_TLS_CERT_FILE and TAPSTACK_TLS_KEY_FILE must be set together');
+    if (r.alertEmailTo && !r.alertSmtpSmarthost) problems.push('TAPSTACK_ALERT_EMAIL_TO needs TAPSTACK_ALERT_SMTP_SMARTHOST');
+    if (Boolean(r.alertTelegramBotToken) !== Boolean(r.alertTelegramChatId)) problems.push('TAPSTACK_ALERT_TELEGRAM_BOT_TOKEN and TAPSTACK_ALERT_TELEGRAM_CHAT_ID must be set together');
     if (parseAmount(r.gridRowHeight, 2) === 0) problems.push('TAPSTACK_GRID_ROW_HEIGHT must be positive');
     for (const [name, text] of [['TAPSTACK_STAKE_MIN', r.stakeMin], ['TAPSTACK_STAKE_MAX', r.stakeMax], ['TAPSTACK_CELL_LIABILITY_CAP', r.cellLiabilityCap], ['TAPSTACK_COLUMN_LIABILITY_CAP', r.columnLiabilityCap]] as const) {
       try {
@@ -279,7 +299,24 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}):
       allowUnmarkedData: r.allowUnmarkedData,
     },
     workers: { host: r.workerHost, ingestPort: r.ingestPort, quoterPort: r.quoterPort },
+    monitoring: {
+      enabled: r.monitoring,
+      host: r.monitoringHost,
+      prometheusPort: r.prometheusPort,
+      alertmanagerPort: r.alertmanagerPort,
+      retention: r.prometheusRetention,
+      healthMetricsPort: r.healthMetricsPort,
+      alerts: {
+        webhookUrl: r.alertWebhookUrl,
+        email: { to: r.alertEmailTo, from: r.alertEmailFrom, smarthost: r.alertSmtpSmarthost, username: r.alertSmtpUsername, password: r.alertSmtpPassword, requireTls: r.alertSmtpRequireTls },
+        slackWebhookUrl: r.alertSlackWebhookUrl,
+        discordWebhookUrl: r.alertDiscordWebhookUrl,
+        telegram: { botToken: r.alertTelegramBotToken, chatId: r.alertTelegramChatId },
+        heartbeatUrl: r.alertHeartbeatUrl,
+      },
+    },
     logLevel: r.logLevel,
+    logLevels: r.logLevels,
     shutdownTimeoutMs: r.shutdownTimeoutMs,
   };
   return deepFreeze(config);
@@ -293,7 +330,26 @@ export function maskedConfig(config: Config): Config {
     ...config,
     redis: { ...config.redis, url: url.toString(), password: config.redis.password ? '********' : '' },
     backup: { ...config.backup, passphrase: config.backup.passphrase ? '********' : '', identity: config.backup.identity ? '********' : '' },
+    monitoring: { ...config.monitoring, alerts: maskedAlerts(config.monitoring.alerts) },
   };
+}
+
+function maskedAlerts(a: Config['monitoring']['alerts']): Config['monitoring']['alerts'] {
+  const m = (s: string) => (s ? '********' : '');
+  return {
+    ...a,
+    webhookUrl: m(a.webhookUrl),
+    email: { ...a.email, password: m(a.email.password) },
+    slackWebhookUrl: m(a.slackWebhookUrl),
+    discordWebhookUrl: m(a.discordWebhookUrl),
+    telegram: { ...a.telegram, botToken: m(a.telegram.botToken) },
+    heartbeatUrl: m(a.heartbeatUrl),
+  };
+}
+
+/** The log level of one process: its TAPSTACK_LOG_LEVELS entry, else TAPSTACK_LOG_LEVEL. */
+export function logLevelFor(config: Pick<Config, 'logLevel' | 'logLevels'>, service: string): string {
+  return config.logLevels[service] ?? config.logLevel;
 }
 
 function deepFreeze<T>(o: T): T {

@@ -3,10 +3,11 @@
  * check), /metrics. Used by healthchecks/ and Prometheus; no framework needed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Metrics } from './metrics.js';
+import { registerReadiness, type Metrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 
 export function createProbeHandler(deps: { metrics: Pick<Metrics, 'registry'>; ready: () => Promise<Readiness> }) {
+  registerReadiness(deps.metrics.registry, deps.ready);
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));

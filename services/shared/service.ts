@@ -2,7 +2,7 @@
  * Start-up helpers every process shares: config (exit 78 with every problem listed), root logger,
  * masked config log line, database open + schema check.
  */
-import { ConfigError, loadConfig, maskedConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, logLevelFor, maskedConfig, type Config } from './config.js';
 import { CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES, openDb, type Db } from './db/database.js';
 import { migrationStatus } from './db/migrate.js';
 import { createLogger, type Logger } from './logger.js';
@@ -21,7 +21,7 @@ export function bootConfig(service: string, env: NodeJS.ProcessEnv = process.env
     }
     throw err;
   }
-  const log = createLogger({ service, level: config.logLevel });
+  const log = createLogger({ service, level: logLevelFor(config, service) });
   log.info({ config: maskedConfig(config) }, 'configuration loaded');
   return { config, log };
 }

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { createBookkeeper } from '../shared/betting/bookkeeping.js';
 import { channels } from '../shared/channels.js';
 import { createLifecycle } from '../shared/lifecycle.js';
-import { createMetrics } from '../shared/metrics.js';
+import { createMetrics, registerDataMetrics } from '../shared/metrics.js';
 import { createProbeHandler } from '../shared/probe-server.js';
 import { checkReadiness } from '../shared/readiness.js';
 import { createRedis } from '../shared/redis.js';
@@ -22,6 +22,7 @@ const db = openPrimaryDb(config, log);
 const redis = createRedis(config, log, 'writer');
 const reader = createRedis(config, log, 'writer-reader');
 const metrics = createMetrics('writer');
+registerDataMetrics(metrics.registry, config);
 const writer = createWriter({
   db,
   redis,

@@ -121,6 +121,7 @@ export function createWriter(deps: WriterDeps) {
       if (!(err instanceof AppError)) throw err;
       state = 'rejected';
       reason = err.code;
+      log.warn({ betId: c.id, reason }, 'bet rejected at commit; its reservation is returned');
     }
     const row = insertBet(deps.db, {
       id: c.id,
@@ -140,6 +141,7 @@ export function createWriter(deps: WriterDeps) {
       queueId: at,
     });
     deps.metrics.bets.inc({ outcome: state === 'rejected' ? 'rejected' : 'committed' });
+    if (state !== 'rejected') deps.metrics.money.inc({ flow: 'stake' }, c.stake);
     out.effects.push(reservationEffect(row, at));
     out.events.push(event(row, state === 'rejected' ? 'bet:rejected' : 'bet:confirmed'));
   };
@@ -158,6 +160,7 @@ export function createWriter(deps: WriterDeps) {
       if (row && payout > 0) {
         const kind = c.outcome === 'won' ? 'bet-payout' : 'bet-refund';
         postMovement(deps.db, { address: bet.address, kind, amount: payout, ref: `bet:${c.id}:${c.outcome === 'won' ? 'payout' : 'refund'}`, meta: { reason: c.reason } }, now);
+        deps.metrics.money.inc({ flow: kind }, payout);
       }
     } else if (bet.settledBy === at) {
       row = bet; // redelivered: re-derive

@@ -27,10 +27,19 @@ export interface TestApi {
   stop(): Promise<void>;
 }
 
-export async function startApi(testRedis: TestRedis, extra: Record<string, string> = {}, opts: { log?: Logger } = {}): Promise<TestApi> {
+/**
+ * `opts.log`: the API's logger; or `opts.logs`: collect its log lines (at `opts.logLevel`, default
+ * info) into this array.
+ */
+export async function startApi(testRedis: TestRedis, extra: Record<string, string> = {}, opts: { log?: Logger; logs?: string[]; logLevel?: string } = {}): Promise<TestApi> {
   const dataDir = tempDir();
   const config = loadConfig(testEnv({ dataDir, redis: testRedis, extra: { TAPSTACK_PUBLIC_ORIGIN: 'https://tapstack.test', ...extra } }));
-  const log = opts.log ?? createLogger({ service: 'api-test', level: 'silent' });
+  const lines = opts.logs;
+  const log =
+    opts.log ??
+    (lines
+      ? createLogger({ service: 'api-test', level: opts.logLevel ?? 'info', destination: { write: (line: string) => void lines.push(line) } })
+      : createLogger({ service: 'api-test', level: 'silent' }));
   const db = openDb(config.dbFile, { synchronous: 'NORMAL' });
   migrate(db);
   const redis = createRedis(config, log, 'api-test');

@@ -33,6 +33,9 @@ const settings = (httpsPort: number) => [
   '-e', 'TAPSTACK_DEMO_MODE=true',
   '-e', 'TAPSTACK_SYNTHETIC_TICK_MS=100',
   '-e', 'TAPSTACK_LOG_LEVEL=warn',
+  // Monitoring on (DEPLOY.md "Monitoring and alerting"): Debian's Prometheus and Alertmanager
+  // supervised inside, covered by the HEALTHCHECK like every program.
+  '-e', 'TAPSTACK_MONITORING=true',
 ];
 
 async function runAio(httpPort: number, httpsPort: number): Promise<number> {
@@ -95,6 +98,33 @@ test.serial('starts on a named volume and becomes healthy through its own HEALTH
   const cert = await exec('cat', '/data/tls/cert.pem');
   t.is(cert.code, 0, cert.stderr);
   edge = { port: ports.https, ca: cert.stdout };
+});
+
+test.serial('with TAPSTACK_MONITORING=true, Prometheus and Alertmanager run inside, scrape every process, and the Watchdog fires', async (t) => {
+  const status = await exec('supervisorctl', '-c', '/app/supervisord.conf', 'status');
+  t.regex(status.stdout, /^prometheus\s+RUNNING/m);
+  t.regex(status.stdout, /^alertmanager\s+RUNNING/m);
+  const script = `
+    const get = (u) => fetch(u).then((r) => r.json());
+    (async () => {
+      const t = await get('http://127.0.0.1:9090/api/v1/targets');
+      const a = await get('http://127.0.0.1:9093/api/v2/alerts');
+      console.log(JSON.stringify({ targets: t.data.activeTargets.map((x) => [x.labels.job, x.labels.service ?? '', x.health]), alerts: a.map((x) => x.labels.alertname) }));
+    })();`;
+  const seen = await waitFor(
+    async () => {
+      const r = await exec('node', '-e', script);
+      if (r.code !== 0) return undefined;
+      const v = JSON.parse(r.stdout) as { targets: [string, string, string][]; alerts: string[] };
+      return v.targets.length >= 11 && v.targets.every((x) => x[2] === 'up') && v.alerts.includes('Watchdog') ? v : undefined;
+    },
+    'every target up and the Watchdog at Alertmanager inside the AIO container',
+    120_000,
+    2000,
+  );
+  t.true(seen.targets.some(([job, service]) => job === 'tapstack' && service === 'health-listener'));
+  const tsdb = await exec('ls', '/data/prometheus');
+  t.is(tsdb.code, 0, 'the TSDB lives on the data volume');
 });
 
 test.serial('a player signs in with a wallet signature, taps and gets bet:confirmed over wss:// through nginx', async (t) => {

@@ -27,7 +27,9 @@ import {
 } from '../helpers/deploy-files.js';
 
 const compose = loadCompose();
-const services = compose.services;
+// The appliance itself: services without a profile. The optional `monitoring` and `logs` profiles
+// pass the same generic checks in deploy-monitoring.test.ts.
+const services = Object.fromEntries(Object.entries(compose.services).filter(([, s]) => s.profiles === undefined));
 const names = Object.keys(services);
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
 
@@ -171,12 +173,13 @@ test('app services run their process directly: setup runs once, in the one-shot 
     t.false(entrypoint.some((a) => a.endsWith('/entrypoint.sh')), `${name} does not re-run setup`);
   }
   // Only setup writes the TLS and runtime volumes; the processes get the data volume alone, except
-  // that the backup service reads the TLS volume (read-only) to include the certificate material.
+  // that the backup service reads the TLS volume (read-only) to include the certificate material,
+  // and the scheduler reads it (read-only) for the certificate-expiry metric.
   for (const name of appServices.filter((n) => !ONE_SHOT.has(n))) {
     const mounts = volumeMounts(services[name]!);
     const extra = mounts.filter((m) => m.source !== 'data');
     t.deepEqual(mounts.filter((m) => m.source === 'data').length, 1, `${name} mounts the data volume`);
-    if (name === 'backup') t.true(extra.every((m) => m.source === 'tls' && m.readOnly), 'backup reads the TLS volume, read-only');
+    if (name === 'backup' || name === 'scheduler') t.true(extra.every((m) => m.source === 'tls' && m.readOnly), `${name} reads the TLS volume, read-only`);
     else t.deepEqual(extra, [], `${name} mounts the data volume only`);
   }
 });
@@ -321,7 +324,7 @@ test('only nginx publishes ports: 80 -> 8000 and 443 -> 8443, the ports setup re
 
 test('named volumes only: declared, used, mounted where the settings point', (t) => {
   const declared = Object.keys(compose.volumes ?? {});
-  t.deepEqual([...declared].sort(), ['data', 'redis', 'runtime', 'tls']);
+  t.deepEqual([...declared].sort(), ['alertmanager', 'data', 'grafana', 'loki', 'prometheus', 'redis', 'runtime', 'tls']);
   const used = new Set<string>();
   for (const name of names) {
     for (const m of volumeMounts(services[name]!)) {

@@ -24,7 +24,7 @@ test('the DEPLOY.md env table is the one generated from the config schema', (t) 
 test('every TAPSTACK_* name DEPLOY.md mentions is a real setting', (t) => {
   // Besides the settings: the script variables, the compose file's host ports (substituted by
   // Compose, never seen by a process) and the test runner's switch for the images tier.
-  const known = new Set<string>(['TAPSTACK_HOME', 'TAPSTACK_RUN_DIR', 'TAPSTACK_PUBLISH_HTTP', 'TAPSTACK_PUBLISH_HTTPS', 'TAPSTACK_SKIP_IMAGES']);
+  const known = new Set<string>(['TAPSTACK_HOME', 'TAPSTACK_RUN_DIR', 'TAPSTACK_PUBLISH_HTTP', 'TAPSTACK_PUBLISH_HTTPS', 'TAPSTACK_PUBLISH_GRAFANA', 'TAPSTACK_GRAFANA_ROOT_URL', 'TAPSTACK_SKIP_IMAGES']);
   for (const s of Object.values(CONFIG_SPEC)) {
     known.add(s.env);
     if ('secret' in s && s.secret) known.add(`${s.env}_FILE`);

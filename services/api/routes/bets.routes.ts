@@ -134,6 +134,8 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
         payout: payoutOf(body.stake, cell.multiplierCents),
         placedAt: now,
       };
+      // The request's log line names the bet it is about (middleware/errors.ts).
+      ctx.state.betId = bet.id;
       let result = await reserveOrResolve(bet, now, idempotencyKey);
       if (result.kind === 'refused' && result.code === 'balance-not-loaded') {
         // First tap since the cache was (re)built: the writer loads it from SQLite in order.
@@ -150,6 +152,7 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
           return;
         case 'replay': {
           const original = await findBet(result.betId, address);
+          ctx.state.betId = result.betId;
           if (!original) throw conflict('idempotency-key-reused', 'this Idempotency-Key belongs to a bet that no longer exists');
           placed.inc({ outcome: 'replayed' });
           ctx.status = 202;
@@ -168,6 +171,7 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
 
   router.get('/bets/:id', requireSession(deps), async (ctx) => {
     const { session } = ctx.state.auth as Authed;
+    ctx.state.betId = String(ctx.params.id);
     const bet = await findBet(String(ctx.params.id), session.address);
     if (!bet) throw notFound('bet-unknown', 'no such bet');
     ctx.set('Cache-Control', 'no-store');

@@ -1,11 +1,13 @@
 /** Liveness, readiness and metrics. */
 import Router from '@koa/router';
 import { readBreaker } from '../../shared/market/breaker-store.js';
+import { registerReadiness } from '../../shared/metrics.js';
 import { checkReadiness } from '../../shared/readiness.js';
 import type { ApiDeps } from '../deps.js';
 
 export function healthRoutes(deps: ApiDeps): Router {
   const router = new Router();
+  registerReadiness(deps.metrics.registry, () => checkReadiness({ ...deps, service: 'api' }));
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
