@@ -40,7 +40,7 @@ FROM node:20.20.2-bookworm-slim AS runtime
 # only for that (compose's setup mounts the redis volume there first); the file in it keeps the
 # volume non-empty, so the redis image's own /data (uid 999) is never copied over it.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl ca-certificates rsync openssh-client redis-tools \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl ca-certificates rsync openssh-client redis-tools zstd \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 tapstack \
  && useradd --system --uid 10001 --gid tapstack --home-dir /app --no-create-home --shell /usr/sbin/nologin tapstack \

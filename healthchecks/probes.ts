@@ -47,6 +47,8 @@ export function probeFor(program: string, config: Config): Probe | undefined {
       return local(config.scheduler.port);
     case 'backup':
       return local(config.backup.port);
+    case 'archiver':
+      return local(config.archive.port);
     case 'nginx': {
       // nginx answers /healthz itself: one URL is both its readiness and its liveness.
       const url = `https://127.0.0.1:${config.appliance.nginxHttpsPort}/healthz`;
@@ -64,7 +66,7 @@ export function probeFor(program: string, config: Config): Probe | undefined {
   }
 }
 
-export const PROGRAMS = ['redis', 'api', 'realtime', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup', 'nginx'] as const;
+export const PROGRAMS = ['redis', 'api', 'realtime', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup', 'archiver', 'nginx'] as const;
 
 export function httpProbe(url: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(redis-server redis-tools supervisor nginx sqlite3 openssl curl ca-certificates rsync openssh-client)
+packages=(redis-server redis-tools supervisor nginx sqlite3 openssl curl ca-certificates rsync openssh-client zstd)
 if [ "${1:-}" = "--test" ]; then
   # Validators and probes the test suite runs (TOOLING.md): compose 1.29, sslscan, shellcheck, wrk.
   # chromium: the web app's end-to-end tests (playwright-core drives Debian's browser).

@@ -21,7 +21,7 @@ import { BACKUP_LOCK_NAME } from './lock.js';
 
 /** Programs that read or write the database or Redis (supervisord.conf), stopped in this order:
  *  the WAL shipper (`backup`) last, so it ships what the others committed. */
-export const APP_PROGRAMS = ['api', 'realtime', 'ingest', 'quoter', 'resolver', 'writer', 'scheduler', 'backup'] as const;
+export const APP_PROGRAMS = ['api', 'realtime', 'ingest', 'quoter', 'resolver', 'writer', 'scheduler', 'backup', 'archiver'] as const;
 export const HEARTBEAT_FRESH_MS = 30_000;
 
 export interface DataUser {

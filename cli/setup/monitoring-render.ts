@@ -27,6 +27,7 @@ export function scrapeTargets(config: Config): { tapstack: Target[]; node: strin
     ['resolver', config.resolver.port],
     ['scheduler', config.scheduler.port],
     ['backup', config.backup.port],
+    ['archiver', config.archive.port],
   ];
   const tapstack = ports.map(([service, port]) => ({ service, address: `${host(service)}:${port}` }));
   // The health listener exists only under supervisord (AIO, native run).

@@ -180,7 +180,7 @@ export const CONFIG_SPEC = {
   logLevel: v({ env: 'TAPSTACK_LOG_LEVEL', doc: 'pino log level.', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' }),
   logLevels: v({
     env: 'TAPSTACK_LOG_LEVELS',
-    doc: 'Per-process override of TAPSTACK_LOG_LEVEL, e.g. writer=debug,api=warn (names: api, realtime, writer, ingest, quoter, resolver, scheduler, backup, health-listener).',
+    doc: 'Per-process override of TAPSTACK_LOG_LEVEL, e.g. writer=debug,api=warn (names: api, realtime, writer, ingest, quoter, resolver, scheduler, backup, archiver, health-listener).',
     schema: z
       .string()
       .regex(new RegExp(`^(${LEVEL}(,${LEVEL})*)?$`), 'comma-separated process=level pairs')

@@ -31,7 +31,7 @@ const sockets: Socket[] = [];
 
 test.before(async () => {
   root = tempDir('tapstack-e2e-');
-  for (const name of ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup']) ports[name] = await freePort();
+  for (const name of ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup', 'archiver', 'health']) ports[name] = await freePort();
   origin = `https://localhost:${ports.https}`;
   env = {
     ...cleanProcessEnv(),
@@ -51,6 +51,8 @@ test.before(async () => {
     TAPSTACK_RESOLVER_PORT: String(ports.resolver),
     TAPSTACK_SCHEDULER_PORT: String(ports.scheduler),
     TAPSTACK_BACKUP_PORT: String(ports.backup),
+    TAPSTACK_ARCHIVE_PORT: String(ports.archiver),
+    TAPSTACK_HEALTH_METRICS_PORT: String(ports.health),
     TAPSTACK_DEMO_MODE: 'true',
     TAPSTACK_SYNTHETIC_TICK_MS: '100',
     TAPSTACK_BREAKER_RECOVERY_SECONDS: '2',

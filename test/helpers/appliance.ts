@@ -18,7 +18,7 @@ import { buildMessage } from './wallet.js';
 
 const run = promisify(execFile);
 export const HOME = process.cwd();
-export const PORT_NAMES = ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup', 'health', 'prometheus', 'alertmanager'] as const;
+export const PORT_NAMES = ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup', 'archiver', 'health', 'prometheus', 'alertmanager'] as const;
 
 export interface Appliance {
   root: string;
@@ -85,6 +85,7 @@ export async function startAppliance(opts: { extraEnv?: Record<string, string>; 
     TAPSTACK_RESOLVER_PORT: String(ports.resolver),
     TAPSTACK_SCHEDULER_PORT: String(ports.scheduler),
     TAPSTACK_BACKUP_PORT: String(ports.backup),
+    TAPSTACK_ARCHIVE_PORT: String(ports.archiver),
     TAPSTACK_HEALTH_METRICS_PORT: String(ports.health),
     TAPSTACK_PROMETHEUS_PORT: String(ports.prometheus),
     TAPSTACK_ALERTMANAGER_PORT: String(ports.alertmanager),

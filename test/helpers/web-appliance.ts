@@ -14,7 +14,7 @@ import { freePort, waitFor } from './ports.js';
 
 const run = promisify(execFile);
 const HOME = process.cwd();
-const PORT_NAMES = ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup'] as const;
+const PORT_NAMES = ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup', 'archiver', 'health'] as const;
 
 export interface Appliance {
   origin: string;
@@ -51,6 +51,8 @@ export async function startAppliance(extra: Record<string, string> = {}): Promis
     TAPSTACK_RESOLVER_PORT: String(ports.resolver),
     TAPSTACK_SCHEDULER_PORT: String(ports.scheduler),
     TAPSTACK_BACKUP_PORT: String(ports.backup),
+    TAPSTACK_ARCHIVE_PORT: String(ports.archiver),
+    TAPSTACK_HEALTH_METRICS_PORT: String(ports.health),
     TAPSTACK_LOG_LEVEL: 'warn',
     // A loaded 2-core CI machine can take well over 15 s to start a dozen Node processes: give
     // the health listener and the start-order waits room, so a slow start is not a restart loop.

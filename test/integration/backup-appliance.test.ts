@@ -31,7 +31,7 @@ const status = (port: number, p = '/readyz') =>
 
 test.before(async () => {
   root = tempDir('tapstack-backup-aio-');
-  for (const name of ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup']) ports[name] = await freePort();
+  for (const name of ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup', 'archiver', 'health']) ports[name] = await freePort();
   const pair = generateKeyPair();
   fs.writeFileSync(path.join(root, 'backup.key'), formatIdentityFile(pair.identity), { mode: 0o600 });
   fs.mkdirSync(path.join(root, 'target'));
@@ -54,6 +54,8 @@ test.before(async () => {
     TAPSTACK_RESOLVER_PORT: String(ports.resolver),
     TAPSTACK_SCHEDULER_PORT: String(ports.scheduler),
     TAPSTACK_BACKUP_PORT: String(ports.backup),
+    TAPSTACK_ARCHIVE_PORT: String(ports.archiver),
+    TAPSTACK_HEALTH_METRICS_PORT: String(ports.health),
     TAPSTACK_BACKUP_CONFIG_FILE: path.join(root, 'backup.json'),
     TAPSTACK_BACKUP_RECIPIENTS: pair.recipient,
     TAPSTACK_LOG_LEVEL: 'warn',
