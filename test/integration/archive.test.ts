@@ -26,7 +26,7 @@ import { migrate } from '../../services/shared/db/migrate.js';
 import { MIGRATIONS } from '../../services/shared/db/migrations/index.js';
 import { ensureUser } from '../../services/shared/repos/users.repo.js';
 import { openDb } from '../../services/shared/db/database.js';
-import { archivedHistory, listBetsAcrossArchives } from '../../services/shared/archived-history.js';
+import { archivedHistory, findArchivedBet, listBetsAcrossArchives } from '../../services/shared/archived-history.js';
 import { listBets } from '../../services/shared/repos/bets.repo.js';
 
 let s3: TestS3;
@@ -107,7 +107,14 @@ test('a closed week of 20,000 bets is archived to S3: the primary file shrinks, 
   t.is(listBets(db, betBefore?.address as string, { limit: 100_000 }).length, 6, 'only the current week is live');
   t.deepEqual(archivedHistory(db, config.archive.dir), { archivedBefore: new Date(isoWeekEnd(WEEK)).toISOString(), remoteBefore: null });
 
+  // One bet by id: from the local week file; once only the archive target has the week, `remote`
+  // (GET /api/bets/:id answers bet-archived) for an id placed before that week ended.
+  t.deepEqual(findArchivedBet(db, config.archive.dir, 'w202640-b12345'), betBefore);
   fs.rmSync(local, { force: true });
+  t.is(findArchivedBet(db, config.archive.dir, 'w202640-b12345'), 'remote');
+  const idAt = (ms: number) => `b${ms.toString(36)}${'0'.repeat(16)}`;
+  t.is(findArchivedBet(db, config.archive.dir, idAt(isoWeekEnd(WEEK) - 60_000)), 'remote');
+  t.is(findArchivedBet(db, config.archive.dir, idAt(isoWeekEnd(WEEK) + 60_000)), undefined, 'placed after the archived week: no such bet');
   const fetched = await checkArchives(db, (a) => fetchWeek(a, config.archive.dir, setup.target, setup.decryption));
   t.true(fetched.ok, JSON.stringify(fetched.problems.slice(0, 3)));
   t.truthy(localWeekFile(config.archive.dir, WEEK), 'fetched back');

@@ -12,7 +12,7 @@ import { betKeys } from '../../shared/betting/keys.js';
 import type { Reserver, ReserveResult } from '../../shared/betting/reserve.js';
 import { isRedisUnavailable, redisRefusal } from '../../shared/redis.js';
 import { AppError, badRequest, conflict, notFound, tooMany } from '../../shared/errors.js';
-import { listBetsAcrossArchives } from '../../shared/archived-history.js';
+import { findArchivedBet, listBetsAcrossArchives } from '../../shared/archived-history.js';
 import { getBet } from '../../shared/repos/bets.repo.js';
 import { pendingBet, publicBet } from '../../shared/betting/public-bet.js';
 import type { Admission } from '../admission.js';
@@ -47,7 +47,12 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
     if (cmd?.t === 'bet' && cmd.address === address) return pendingBet(cmd);
     // Committed between the two reads (the writer commits, then retires the pending record).
     const committed = raw ? getBet(deps.db, id) : undefined;
-    return committed && committed.address === address ? publicBet(committed) : undefined;
+    if (committed) return committed.address === address ? publicBet(committed) : undefined;
+    if (raw) return undefined;
+    // Archived (issue 14): a local week file has it, or only the archive target can.
+    const archived = findArchivedBet(deps.db, config.archive.dir, id);
+    if (archived === 'remote') throw notFound('bet-archived', 'this bet is in an archived week kept off this appliance: the operator can bring it back (tapstack archive fetch)');
+    return archived && archived.address === address ? publicBet(archived) : undefined;
   };
 
   /**

@@ -48,6 +48,7 @@ const SENTENCES: Record<string, string> = {
   unavailable: 'The service is temporarily unavailable. Your tap was not placed; try again in a moment.',
   'market-unavailable': 'Waiting for the first prices from the market.',
   'bet-unknown': 'That bet could not be found.',
+  'bet-archived': 'That bet is in the archive. The operator can bring its week back if you need it.',
   network: 'The connection dropped. Check your network; we retry taps automatically.',
   internal: 'Something went wrong on our side. Try again.',
 };
