@@ -116,6 +116,13 @@ export function writeIfChanged(file: string, content: string, mode = 0o600): 'cr
   return before === undefined ? 'created' : 'updated';
 }
 
+/** Put a finished temp file in place: fsync it, rename it over `file`, fsync the directory (a tool such as zstd wrote it). */
+export function commitFile(tmp: string, file: string): void {
+  fsyncFile(tmp);
+  fs.renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
+}
+
 /** rename(2), or copy + rename + unlink across filesystems (a TLS volume, a rollback directory). */
 export function moveAcross(from: string, to: string): void {
   try {
