@@ -55,7 +55,7 @@ test.serial('every scrape target is up: each Tapstack process, the health listen
     500,
   );
   const services = targets.filter((x) => x.labels.job === 'tapstack').map((x) => x.labels.service).sort();
-  t.deepEqual(services, ['api', 'backup', 'health-listener', 'ingest', 'quoter', 'realtime', 'resolver', 'scheduler', 'writer']);
+  t.deepEqual(services, ['api', 'archiver', 'backup', 'health-listener', 'ingest', 'quoter', 'realtime', 'resolver', 'scheduler', 'writer']);
   t.true(targets.some((x) => x.labels.job === 'prometheus') && targets.some((x) => x.labels.job === 'alertmanager'));
 });
 
