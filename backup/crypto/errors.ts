@@ -23,7 +23,5 @@ export class AgeError extends Error {
   }
 }
 
-export const ageError = (code: AgeErrorCode, message: string): AgeError => new AgeError(code, message);
-
 export const isAgeError = (err: unknown, code?: AgeErrorCode): err is AgeError =>
   err instanceof AgeError && (code === undefined || err.code === code);

@@ -20,9 +20,6 @@ export class BackupError extends Error {
   }
 }
 
-export const isBackupError = (err: unknown, code?: string): err is BackupError =>
-  err instanceof BackupError && (code === undefined || err.code === code);
-
 /** A short, single-line description of anything thrown (for per-target results and logs). */
 export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.message;

@@ -6,8 +6,3 @@ export function beat(db: Db, service: string, pid: number, now: number): void {
     'INSERT INTO heartbeats (service, pid, beat_at) VALUES (?, ?, ?) ON CONFLICT (service) DO UPDATE SET pid = excluded.pid, beat_at = excluded.beat_at',
   ).run(service, pid, now);
 }
-
-export function lastBeat(db: Db, service: string): { pid: number; beatAt: number } | undefined {
-  const row = db.stmt('SELECT pid, beat_at FROM heartbeats WHERE service = ?').get(service) as { pid: number; beat_at: number } | undefined;
-  return row && { pid: row.pid, beatAt: row.beat_at };
-}
