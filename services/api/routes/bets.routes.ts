@@ -44,11 +44,10 @@ export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnTy
     if (row) return row.address === address ? publicBet(row) : undefined;
     const raw = /^b[0-9a-z]+$/.test(id) ? await deps.redis.get(betKeys.pendingBet(id)) : null;
     const cmd = raw ? decodeCommand(raw) : undefined;
-    if (cmd?.t === 'bet' && cmd.address === address) return pendingBet(cmd);
+    if (raw) return cmd?.t === 'bet' && cmd.address === address ? pendingBet(cmd) : undefined;
     // Committed between the two reads (the writer commits, then retires the pending record).
-    const committed = raw ? getBet(deps.db, id) : undefined;
+    const committed = getBet(deps.db, id);
     if (committed) return committed.address === address ? publicBet(committed) : undefined;
-    if (raw) return undefined;
     // Archived (issue 14): a local week file has it, or only the archive target can.
     const archived = findArchivedBet(deps.db, config.archive.dir, id);
     if (archived === 'remote') throw notFound('bet-archived', 'this bet is in an archived week kept off this appliance: the operator can bring it back (tapstack archive fetch)');
