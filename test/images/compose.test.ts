@@ -25,6 +25,7 @@ const prefix = newPrefix();
 const project = `${prefix}c`;
 let release: (() => void) | undefined;
 let helpers: Helpers | undefined;
+let identity = '';
 let composeFile = '';
 let env: NodeJS.ProcessEnv = {};
 let edge: Edge;
@@ -181,7 +182,9 @@ test.before(async (t) => {
   edge = { port: https, ca: '' };
   const keygen = await podman(['run', '--rm', '--network=none', '--entrypoint', 'tapstack', 'localhost/tapstack/app:0.1.0', 'backup', 'keygen', '--json']);
   if (keygen.code !== 0) throw new Error(`backup keygen: ${keygen.stderr}`);
-  env.TAPSTACK_BACKUP_RECIPIENTS = (JSON.parse(keygen.stdout) as { recipient: string }).recipient;
+  const pair = JSON.parse(keygen.stdout) as { recipient: string; identity: string };
+  env.TAPSTACK_BACKUP_RECIPIENTS = pair.recipient;
+  identity = pair.identity;
 });
 
 test.after.always(async () => {
@@ -292,7 +295,13 @@ test.serial('the backup service takes a scheduled backup holding SQLite and Redi
     throw new Error(`${err.message}\n${await logsOf('backup')}`);
   });
   t.log(`scheduled backup: ${JSON.stringify(list[0]).slice(0, 600)}`);
-  t.regex(JSON.stringify(list[0]), /redis/i, 'the backup holds the Redis RDB');
+  // Format 2 seals the file list (only the identity opens it): list with it, as an operator would.
+  const key = await execIn('backup', ['sh', '-c', `umask 077 && cat > /tmp/backup-identity.key <<'EOF'\n${identity}\nEOF`]);
+  t.is(key.code, 0, key.stderr);
+  const opened = await execIn('backup', ['tapstack', 'backup', 'list', '--json', '--identity', '/tmp/backup-identity.key']);
+  await execIn('backup', ['rm', '-f', '/tmp/backup-identity.key']);
+  t.is(opened.code, 0, opened.stderr);
+  t.regex(opened.stdout, /redis/i, 'the backup holds the Redis RDB');
 });
 
 test.serial('down then up keeps every balance, ledger row and the TLS key', async (t) => {
