@@ -46,18 +46,23 @@ export function fsyncFile(file: string): void {
   }
 }
 
+/** Write a new file with exactly `mode` (fchmod: the umask must not widen nor narrow it) and fsync it. */
+function writeSynced(file: string, data: string | Buffer, mode: number): void {
+  const fd = fs.openSync(file, 'w', mode);
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fchmodSync(fd, mode);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Replace `file` atomically with `data`, created with `mode` (chmod'ed too: umask must not widen nor narrow it). */
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): void {
   const tmp = tempFileOf(file);
   try {
-    const fd = fs.openSync(tmp, 'w', mode);
-    try {
-      fs.writeFileSync(fd, data);
-      fs.fchmodSync(fd, mode);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    writeSynced(tmp, data, mode);
     fs.renameSync(tmp, file);
     fsyncDir(path.dirname(file));
   } catch (err) {
@@ -79,14 +84,7 @@ export function createFileOnce(file: string, data: string, mode = 0o600): { crea
   }
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    const fd = fs.openSync(tmp, 'w', mode);
-    try {
-      fs.writeFileSync(fd, data);
-      fs.fchmodSync(fd, mode);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    writeSynced(tmp, data, mode);
     try {
       fs.linkSync(tmp, file);
     } catch (err) {
