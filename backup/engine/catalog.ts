@@ -12,24 +12,17 @@ import { BackupError, describeError } from './errors.js';
 import type { SigningTrust } from './keys.js';
 import { readObject } from './store.js';
 
-/** What every format says without a key. */
-export interface BackupSummary {
+/**
+ * What every format says without a key: the public part of a format-2 manifest (a format-1 one
+ * fills the same fields), with its chunk objects by object key.
+ */
+export type BackupSummary = Omit<PublicManifest, 'format' | 'dedupKeyId' | 'contentId' | 'objects' | 'signer' | 'sealed'> & {
   format: ManifestFormat;
-  id: string;
-  kind: 'full' | 'incremental';
-  createdAt: string;
-  snapshotAt: number;
-  target: string;
-  previous?: string;
-  size: number;
-  uploadedChunks: number;
-  uploadedBytes: number;
-  encryption: { recipients: string[]; passphrase: boolean };
   /** Chunk objects it uses (object key → ciphertext size and SHA-256 as stored). */
   objects: Map<string, { size: number; sha256: string }>;
   dedupKeyId?: string;
   contentId?: string;
-}
+};
 
 export interface CatalogEntry {
   id: string;
