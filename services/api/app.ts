@@ -1,4 +1,5 @@
 /** The API's Koa application, built from its dependencies (main.ts or a test wires them). */
+import Router from '@koa/router';
 import Koa from 'koa';
 import type { ApiDeps } from './deps.js';
 import { withSessionCache } from '../shared/sessions.js';
@@ -43,11 +44,15 @@ export function createApp(input: ApiDeps & { admission?: Admission }): Koa {
 
   app.use(errorsAndLogging(deps));
   app.use(jsonBody());
-  for (const router of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter, reserver }), meRoutes({ ...deps, reserver }), marketRoutes(deps), betRoutes({ ...deps, reserver, quotes, admission }), betTicksRoutes(deps), clientRoutes(deps)]) {
-    app.use(router.routes());
-    // Not `throw: true`: the thrown error would lose the Allow header a 405 must carry;
-    // errorsAndLogging turns the bodiless 405/501 into the error envelope instead.
-    app.use(router.allowedMethods());
+  // One router: each route module's router is copied into it, so a request is matched once
+  // (seven routers each matching every request cost more than the bet route's own work).
+  const router = new Router();
+  for (const r of [healthRoutes(deps), authRoutes({ ...deps, nonces, limiter, reserver }), meRoutes({ ...deps, reserver }), marketRoutes(deps), betRoutes({ ...deps, reserver, quotes, admission }), betTicksRoutes(deps), clientRoutes(deps)]) {
+    router.use(r.routes());
   }
+  app.use(router.routes());
+  // Not `throw: true`: the thrown error would lose the Allow header a 405 must carry;
+  // errorsAndLogging turns the bodiless 405/501 into the error envelope instead.
+  app.use(router.allowedMethods());
   return app;
 }

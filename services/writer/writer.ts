@@ -35,7 +35,7 @@ import { movementEffect, reservationEffect, settlementEffect, type Bookkeeper, t
 import { betKeys } from '../shared/betting/keys.js';
 import { publicBet, type PublicBet } from '../shared/betting/public-bet.js';
 import { getBet, insertBet, settleBet, type BetRow } from '../shared/repos/bets.repo.js';
-import { postMovement } from '../shared/repos/ledger.repo.js';
+import { chainCursor, postMovement, type ChainCursor } from '../shared/repos/ledger.repo.js';
 import { allBalances, ensureUser, findUser } from '../shared/repos/users.repo.js';
 import type { WriterMetrics } from './metrics.js';
 
@@ -114,7 +114,7 @@ export function createWriter(deps: WriterDeps) {
     let state: BetRow['state'] = 'open';
     let reason: string | null = null;
     try {
-      postMovement(deps.db, { address: c.address, kind: 'bet-stake', amount: -c.stake, ref: `bet:${c.id}:stake`, meta: null }, now);
+      postMovement(deps.db, { address: c.address, kind: 'bet-stake', amount: -c.stake, ref: `bet:${c.id}:stake`, meta: null }, now, out.chain);
     } catch (err) {
       // The conditional debit refused (cache and book disagreed) or the account is gone: the bet
       // is rejected visibly and its reservation returned; nothing was debited.
@@ -159,7 +159,7 @@ export function createWriter(deps: WriterDeps) {
       row = settleBet(deps.db, c.id, { state: c.outcome, payout, reason: c.reason, at: now, by: at });
       if (row && payout > 0) {
         const kind = c.outcome === 'won' ? 'bet-payout' : 'bet-refund';
-        postMovement(deps.db, { address: bet.address, kind, amount: payout, ref: `bet:${c.id}:${c.outcome === 'won' ? 'payout' : 'refund'}`, meta: { reason: c.reason } }, now);
+        postMovement(deps.db, { address: bet.address, kind, amount: payout, ref: `bet:${c.id}:${c.outcome === 'won' ? 'payout' : 'refund'}`, meta: { reason: c.reason } }, now, out.chain);
         deps.metrics.money.inc({ flow: kind }, payout);
       }
     } else if (bet.settledBy === at) {
@@ -176,7 +176,7 @@ export function createWriter(deps: WriterDeps) {
   const commitMove = (c: MoveCommand, at: string, now: number, out: Outcome) => {
     try {
       if (c.createAccount) ensureUser(deps.db, c.address, now);
-      const { entry, replayed } = postMovement(deps.db, { address: c.address, kind: c.kind, amount: c.amount, ref: c.ref, meta: { ...(c.meta ?? {}), queue: at } }, now);
+      const { entry, replayed } = postMovement(deps.db, { address: c.address, kind: c.kind, amount: c.amount, ref: c.ref, meta: { ...(c.meta ?? {}), queue: at } }, now, out.chain);
       const byThisEntry = !replayed || (entry.meta !== null && (JSON.parse(entry.meta) as { queue?: string }).queue === at);
       if (byThisEntry) out.effects.push(movementEffect(c.address, c.amount, at));
       const balance = findUser(deps.db, c.address)?.balance ?? 0;
@@ -195,6 +195,8 @@ export function createWriter(deps: WriterDeps) {
     events: PlayerEvent<PublicBet>[];
     results: { id: string; result: MoveResult }[];
     loads: string[];
+    /** The ledger head, carried through the batch's transaction. */
+    chain: ChainCursor;
   }
 
   async function processBatch(entries: Entry[]): Promise<void> {
@@ -213,7 +215,8 @@ export function createWriter(deps: WriterDeps) {
 
     const now = deps.now();
     const started = performance.now();
-    const out: Outcome = { effects: [], events: [], results: [], loads: [] };
+    // The chain cursor reads the head at the batch's first movement, inside the transaction.
+    const out: Outcome = { effects: [], events: [], results: [], loads: [], chain: chainCursor(deps.db) };
     let bets = 0;
     deps.db.write(() => {
       for (const { id, cmd } of commands) {

@@ -5,7 +5,8 @@
 import test from 'ava';
 import { Wallet } from 'ethers';
 import { adminMovement } from '../../services/shared/accounts.js';
-import { WRITER_STREAM, decodePlayerEvents, encodeCommand } from '../../services/shared/betting/commands.js';
+import { WRITER_STREAM, decodePlayerEvents, encodeCommand, payoutOf } from '../../services/shared/betting/commands.js';
+import { betKeys } from '../../services/shared/betting/keys.js';
 import { channels } from '../../services/shared/channels.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
 import { createRedis, type Redis } from '../../services/shared/redis.js';
@@ -240,6 +241,26 @@ test.serial('liability caps per cell and per column refuse further taps', async 
     more.push(r.status === 202 ? 'ok' : r.body.error.code);
   }
   t.true(more.includes('column-liability-cap'), more.join(','));
+
+  // A refusal takes back what the script added: the counters hold the accepted payouts only, each
+  // cap key carries its TTL, and a fresh cell refused at the column cap leaves no key behind.
+  const liability = async (key: string) => ({ value: Number((await api.redis.get(key)) ?? 0), pttl: await api.redis.pttl(key) });
+  const tapped = await liability(betKeys.cellLiability(cell.startMs, cell.lowCents));
+  t.is(tapped.value, 3 * payoutOf(stake, cell.multiplierCents));
+  t.true(tapped.pttl > 0, `cell key TTL ${tapped.pttl}`);
+  let columnSum = tapped.value;
+  for (const [i, c] of neighbours.slice(0, 3).entries()) {
+    const own = await liability(betKeys.cellLiability(c.startMs, c.lowCents));
+    const paid = payoutOf(Math.floor(1_000 * 100 / c.multiplierCents), c.multiplierCents);
+    if (more[i] === 'ok') {
+      t.is(own.value, paid);
+      t.true(own.pttl > 0);
+      columnSum += paid;
+    } else t.is(own.pttl, -2, `refused cell ${c.row}:${c.col} left a key`);
+  }
+  const column = await liability(betKeys.columnLiability(cell.startMs));
+  t.is(column.value, columnSum);
+  t.true(column.pttl > 0);
 });
 
 test.serial('an operator credit or debit through the CLI reaches the tap balance at once', async (t) => {

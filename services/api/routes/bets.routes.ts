@@ -3,7 +3,6 @@
  * player's view of their bets. The writer commits; the player hears `bet:confirmed` or
  * `bet:rejected` on their socket, and these routes show the same state.
  */
-import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import { Counter } from 'prom-client';
 import { z } from 'zod';
@@ -12,6 +11,7 @@ import { betKeys } from '../../shared/betting/keys.js';
 import type { Reserver, ReserveResult } from '../../shared/betting/reserve.js';
 import { isRedisUnavailable, redisRefusal } from '../../shared/redis.js';
 import { AppError, badRequest, conflict, notFound, tooMany } from '../../shared/errors.js';
+import { randomHex } from '../../shared/random-hex.js';
 import { findArchivedBet, listBetsAcrossArchives } from '../../shared/archived-history.js';
 import { getBet } from '../../shared/repos/bets.repo.js';
 import { pendingBet, publicBet } from '../../shared/betting/public-bet.js';
@@ -31,7 +31,7 @@ const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{8,64}$/;
 const BALANCE_WAIT_MS = 750;
 
 /** A sortable, unguessable id: time in base36 then 64 random bits. */
-const newBetId = (now: number) => `b${now.toString(36)}${randomBytes(8).toString('hex')}`;
+const newBetId = (now: number) => `b${now.toString(36)}${randomHex(8)}`;
 
 export function betRoutes(deps: ApiDeps & { reserver: Reserver; quotes: ReturnType<typeof createQuoteCache>; admission: Admission }): Router {
   const { config } = deps;

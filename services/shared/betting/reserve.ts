@@ -34,20 +34,28 @@ if not bal then return {'err', 'balance-not-loaded'} end
 local stake = tonumber(ARGV[4])
 if tonumber(bal) < stake then return {'err', 'insufficient-funds', bal} end
 local payout = tonumber(ARGV[5])
-if tonumber(redis.call('GET', KEYS[5]) or '0') + payout > tonumber(ARGV[7]) then return {'err', 'cell-liability-cap'} end
-if tonumber(redis.call('GET', KEYS[6]) or '0') + payout > tonumber(ARGV[8]) then return {'err', 'column-liability-cap'} end
+-- The caps: add, then take back if over (the script is atomic, so no one sees the sum). A key the
+-- add created (its value is this payout) gets its TTL then, once: it is the same for every bet
+-- of the window, and a take-back that would leave a created key at 0 deletes it instead.
+local function undo(key, v)
+  if v == payout then redis.call('DEL', key) else redis.call('DECRBY', key, payout) end
+end
+local cell = redis.call('INCRBY', KEYS[5], payout)
+if cell > tonumber(ARGV[7]) then undo(KEYS[5], cell) return {'err', 'cell-liability-cap'} end
+local col = redis.call('INCRBY', KEYS[6], payout)
+if col > tonumber(ARGV[8]) then undo(KEYS[6], col) undo(KEYS[5], cell) return {'err', 'column-liability-cap'} end
+if cell == payout then redis.call('PEXPIRE', KEYS[5], ARGV[9]) end
+if col == payout then redis.call('PEXPIRE', KEYS[6], ARGV[9]) end
 local left = redis.call('DECRBY', KEYS[1], stake)
 redis.call('INCRBY', KEYS[2], stake)
-redis.call('INCRBY', KEYS[5], payout)
-redis.call('PEXPIRE', KEYS[5], ARGV[9])
-redis.call('INCRBY', KEYS[6], payout)
-redis.call('PEXPIRE', KEYS[6], ARGV[9])
 redis.call('XADD', KEYS[8], '*', 'c', ARGV[11])
 -- The pending record lives until the writer commits the bet (it retires it); the TTL is a
--- safety net only. pendbets lists a player's queued bets (GET /api/me/bets?state=pending).
+-- safety net only. pendbets lists a player's queued bets (GET /api/me/bets?state=pending); the
+-- writer removes each member as it commits, so the set is deleted whenever it empties. Its TTL
+-- (the same safety net) is topped up only when it has run down by a few minutes, not on every tap.
 redis.call('SET', KEYS[9], ARGV[11], 'EX', 86400)
 redis.call('ZADD', KEYS[10], now, ARGV[10])
-redis.call('EXPIRE', KEYS[10], 86400)
+if redis.call('TTL', KEYS[10]) < 86100 then redis.call('EXPIRE', KEYS[10], 86400) end
 if ARGV[13] == '1' then redis.call('SET', KEYS[3], ARGV[10], 'EX', ARGV[12]) end
 return {'ok', ARGV[10], tostring(left)}`;
 

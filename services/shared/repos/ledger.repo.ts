@@ -75,11 +75,32 @@ export function ledgerHead(db: Db): { seq: number; hash: string } {
 }
 
 /**
- * Post one movement. Must run inside `db.write()`. Idempotent on `ref`: an identical replay returns
+ * The chain head carried through one transaction: read from the file at the first movement, then
+ * advanced by each row posted through it, so a batch of N movements reads the head once, not N
+ * times. Made inside `db.write()` and dropped with it (a rolled-back batch starts a new one).
+ */
+export interface ChainCursor {
+  head(): { seq: number; hash: string };
+  advance(seq: number, hash: string): void;
+}
+
+export function chainCursor(db: Db): ChainCursor {
+  let head: { seq: number; hash: string } | undefined;
+  return {
+    head: () => (head ??= ledgerHead(db)),
+    advance: (seq, hash) => {
+      head = { seq, hash };
+    },
+  };
+}
+
+/**
+ * Post one movement. Must run inside `db.write()`; `chain` (from `chainCursor`, made in the same
+ * transaction) saves reading the head again for each movement of a batch. Idempotent on `ref`: an identical replay returns
  * the original row; a different movement under a used ref is a `ref-conflict`.
  * Refuses to take a balance below zero (`insufficient-funds`) with a conditional UPDATE.
  */
-export function postMovement(db: Db, m: Movement, now: number): MovementResult {
+export function postMovement(db: Db, m: Movement, now: number, chain: ChainCursor = chainCursor(db)): MovementResult {
   if (!Number.isSafeInteger(m.amount) || m.amount === 0 || Math.abs(m.amount) > MAX_AMOUNT) {
     throw new AppError(400, 'invalid-amount', `amount must be a non-zero integer of minor units, got ${m.amount}`);
   }
@@ -106,7 +127,7 @@ export function postMovement(db: Db, m: Movement, now: number): MovementResult {
     });
   }
   if (updated.balance > MAX_AMOUNT) throw new AppError(400, 'invalid-amount', 'resulting balance is too large');
-  const head = ledgerHead(db);
+  const head = chain.head();
   const fields = {
     seq: head.seq + 1,
     createdAt: now,
@@ -131,6 +152,7 @@ export function postMovement(db: Db, m: Movement, now: number): MovementResult {
     fields.prevHash,
     hash,
   );
+  chain.advance(fields.seq, hash);
   return { entry: { ...fields, hash }, replayed: false };
 }
 
