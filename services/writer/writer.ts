@@ -77,6 +77,7 @@ export interface WriterDeps {
 }
 
 type Entry = [id: string, fields: string[] | null];
+const count = (m: Map<string, number>, key: string, n: number) => m.set(key, (m.get(key) ?? 0) + n);
 type Script = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
 
 export function createWriter(deps: WriterDeps) {
@@ -103,7 +104,7 @@ export function createWriter(deps: WriterDeps) {
         // A second reservation of a committed bet (the reservation script re-sent after a lost
         // reply, once the pending record was retired): return what it reserved, tell no one.
         out.effects.push(reservationEffect(existing, at, true));
-        deps.metrics.bets.inc({ outcome: 'duplicate' });
+        count(out.bets, 'duplicate', 1);
         return;
       }
       // This entry committed it before (redelivered after a crash): re-derive effect and event.
@@ -140,8 +141,8 @@ export function createWriter(deps: WriterDeps) {
       reason,
       queueId: at,
     });
-    deps.metrics.bets.inc({ outcome: state === 'rejected' ? 'rejected' : 'committed' });
-    if (state !== 'rejected') deps.metrics.money.inc({ flow: 'stake' }, c.stake);
+    count(out.bets, state === 'rejected' ? 'rejected' : 'committed', 1);
+    if (state !== 'rejected') count(out.money, 'stake', c.stake);
     out.effects.push(reservationEffect(row, at));
     out.events.push(event(row, state === 'rejected' ? 'bet:rejected' : 'bet:confirmed'));
   };
@@ -160,7 +161,7 @@ export function createWriter(deps: WriterDeps) {
       if (row && payout > 0) {
         const kind = c.outcome === 'won' ? 'bet-payout' : 'bet-refund';
         postMovement(deps.db, { address: bet.address, kind, amount: payout, ref: `bet:${c.id}:${c.outcome === 'won' ? 'payout' : 'refund'}`, meta: { reason: c.reason } }, now, out.chain);
-        deps.metrics.money.inc({ flow: kind }, payout);
+        count(out.money, kind, payout);
       }
     } else if (bet.settledBy === at) {
       row = bet; // redelivered: re-derive
@@ -197,6 +198,9 @@ export function createWriter(deps: WriterDeps) {
     loads: string[];
     /** The ledger head, carried through the batch's transaction. */
     chain: ChainCursor;
+    /** Metric increments, added once the batch is committed (a rolled-back batch counts nothing). */
+    bets: Map<string, number>;
+    money: Map<string, number>;
   }
 
   async function processBatch(entries: Entry[]): Promise<void> {
@@ -216,7 +220,7 @@ export function createWriter(deps: WriterDeps) {
     const now = deps.now();
     const started = performance.now();
     // The chain cursor reads the head at the batch's first movement, inside the transaction.
-    const out: Outcome = { effects: [], events: [], results: [], loads: [], chain: chainCursor(deps.db) };
+    const out: Outcome = { effects: [], events: [], results: [], loads: [], chain: chainCursor(deps.db), bets: new Map(), money: new Map() };
     let bets = 0;
     deps.db.write(() => {
       for (const { id, cmd } of commands) {
@@ -230,6 +234,8 @@ export function createWriter(deps: WriterDeps) {
     });
     deps.metrics.commitSeconds.observe((performance.now() - started) / 1000);
     deps.metrics.batchSize.observe(entries.length);
+    for (const [outcome, n] of out.bets) deps.metrics.bets.inc({ outcome }, n);
+    for (const [flow, amount] of out.money) deps.metrics.money.inc({ flow }, amount);
 
     // After the commit: cache effects (exactly once each), balance loads, answers, ack, events.
     await deps.bookkeeper.apply(out.effects);

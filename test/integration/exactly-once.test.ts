@@ -54,8 +54,8 @@ async function rig(t: { teardown(fn: () => void | Promise<void>): void }) {
   const events: PlayerEvent<{ id: string; state: string }>[] = [];
   sub.on('message', (_c: string, m: string) => events.push(...(decodePlayerEvents(m) as typeof events)));
   await sub.subscribe(ch.userEvents);
-  const writerWith = (bookkeeper: Bookkeeper) =>
-    createWriter({ db: env.db, redis, reader, bookkeeper, channels: ch, log, metrics: createWriterMetrics(createMetrics('writer').registry), batchMax: 500, now: Date.now });
+  const writerWith = (bookkeeper: Bookkeeper, metrics = createWriterMetrics(createMetrics('writer').registry)) =>
+    createWriter({ db: env.db, redis, reader, bookkeeper, channels: ch, log, metrics, batchMax: 500, now: Date.now });
   const bookkeeper = createBookkeeper(redis);
   const writer = writerWith(bookkeeper);
   await writer.recover();
@@ -121,6 +121,34 @@ test.serial('a redelivery after the commit re-sends the lost confirmation and ap
   t.deepEqual(await r.cache(ALICE), { bal: '9600', pend: null });
   t.is(findUser(r.env.db, ALICE)?.balance, 9600);
   t.true(checkIntegrity(r.env.db).ok);
+});
+
+test.serial('the writer counts what a batch committed once it is committed: a failed batch counts nothing, its redelivery counts once', async (t) => {
+  const r = await rig(t);
+  await funded(r, 10_000);
+  const metrics = createMetrics('writer');
+  const counters = createWriterMetrics(metrics.registry);
+  const counted = async () => {
+    const text = await metrics.registry.metrics();
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+    return { committed: value(/^tapstack_writer_bets_total\{outcome="committed"[^}]*\} (\d+)/m), staked: value(/^tapstack_bet_money_minor_units_total\{flow="stake"[^}]*\} (\d+)/m) };
+  };
+  await reserveBet(r, ALICE, 400);
+  await reserveBet(r, ALICE, 250);
+  const batch = await r.readAll();
+  // SQLite refuses the batch's second bet row, after the first was written: the whole transaction
+  // is rolled back, the first bet with it.
+  const failing = r.writerWith(r.bookkeeper, counters);
+  r.env.db.raw.exec('CREATE TRIGGER fail_bets BEFORE INSERT ON bets WHEN NEW.stake = 250 BEGIN SELECT RAISE(ABORT, \'injected\'); END');
+  const failure = await failing.processBatch(batch).then(() => undefined, (err: unknown) => err as { code?: string; message?: string });
+  t.is(failure?.message, 'injected');
+  t.deepEqual(await counted(), { committed: 0, staked: 0 }, 'a rolled-back batch counts nothing');
+  r.env.db.raw.exec('DROP TRIGGER fail_bets');
+  await failing.processBatch(await r.readAll('0'));
+  t.deepEqual(await counted(), { committed: 2, staked: 650 });
+  // Delivered again (a lost XACK reply): re-derived, not counted again.
+  await failing.processBatch(batch);
+  t.deepEqual(await counted(), { committed: 2, staked: 650 });
 });
 
 test.serial('a repeated settle sends no second bet:settled and pays once; its own redelivery re-sends the same event id', async (t) => {
