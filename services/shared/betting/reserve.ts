@@ -6,9 +6,8 @@
  * Idempotent on the bet id, so a re-sent script (lost reply, reconnect) reserves nothing twice.
  */
 import type { Redis } from '../redis.js';
-import { BREAKER_KEY } from '../market/breaker-store.js';
-import { WRITER_STREAM, decodeCommand, encodeCommand, type BetCommand, type LoadCommand } from './commands.js';
-import { betKeys } from './keys.js';
+import { BREAKER_KEY, WRITER_STREAM, betKeys } from '../redis-names.js';
+import { decodeCommand, encodeCommand, type BetCommand, type LoadCommand } from './commands.js';
 
 // `#!lua` (no allow-oom): Redis refuses the whole script up front at its memory cap, never halfway.
 const RESERVE = `#!lua

@@ -1,8 +1,7 @@
 /** The breaker record in Redis: written by ingest, read (and evaluated) by every process. */
 import type { Redis } from '../redis.js';
+import { BREAKER_KEY, type BreakerAnnouncement } from '../redis-names.js';
 import { breakerStateAt, initialBreaker, stalenessSeconds, type BreakerConfig, type BreakerRecord, type BreakerState } from './breaker.js';
-
-export const BREAKER_KEY = 'market:breaker';
 
 export interface BreakerView {
   state: BreakerState;
@@ -25,7 +24,7 @@ export async function loadBreaker(redis: Redis, now: number): Promise<BreakerRec
 /** Store the record; `announceOn` = channel to publish a transition on (omit when unchanged). */
 export async function saveBreaker(redis: Redis, r: BreakerRecord, announceOn?: string): Promise<void> {
   const m = redis.multi().set(BREAKER_KEY, JSON.stringify(r));
-  if (announceOn) m.publish(announceOn, JSON.stringify({ state: r.state, changedAt: r.changedAt }));
+  if (announceOn) m.publish(announceOn, JSON.stringify({ state: r.state, changedAt: r.changedAt } satisfies BreakerAnnouncement));
   await m.exec();
 }
 
