@@ -20,7 +20,7 @@ export interface Quote {
   monitoringDt: number;
   multiplier: { minCents: number; maxCents: number };
   geometry: { rows: number; rowHeightCents: number; columns: number; columnSeconds: number; lockSeconds: number };
-  /** True while the breaker is open: every cell is disabled. */
+  /** The breaker was open when the quote was made (breakerStateAt via readBreaker): every cell is disabled. */
   halted: boolean;
   cells: QuoteCell[];
 }
