@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../services/shared/db/database.js';
 import { checkIntegrity } from '../services/shared/integrity.js';
+import { betKeys } from '../services/shared/redis-names.js';
 import { betCounts } from '../services/shared/repos/bets.repo.js';
 import { summariseProfile, type ProfileSummary } from './cpu-profile.js';
 import type { OpenLoopConfig, OpenLoopResult } from './open-loop.js';
@@ -251,8 +252,8 @@ export async function finalAccounting(s: Stack, db: Db) {
   let cacheMatches = 0;
   let pendingStakes = 0;
   for (const p of s.players) {
-    if (Number(await s.redis.get(`bal:${p.address}`)) === book.get(p.address)) cacheMatches += 1;
-    pendingStakes += Number((await s.redis.get(`pend:${p.address}`)) ?? 0);
+    if (Number(await s.redis.get(betKeys.balance(p.address))) === book.get(p.address)) cacheMatches += 1;
+    pendingStakes += Number((await s.redis.get(betKeys.pending(p.address))) ?? 0);
   }
   const rows = rowsOf(db);
   const counts = betCounts(db);

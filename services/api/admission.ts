@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { Gauge } from 'prom-client';
-import { WRITER_STREAM } from '../shared/betting/commands.js';
+import { WRITER_STREAM } from '../shared/redis-names.js';
 import type { Config } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';

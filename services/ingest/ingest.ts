@@ -3,7 +3,7 @@
  * pub/sub) → breaker record. Only real price updates reach the breaker; heartbeats prove the link,
  * not the price. A monitor re-evaluates the breaker on a timer so it opens even when nothing arrives.
  */
-import type { Channels } from '../shared/channels.js';
+import type { Channels } from '../shared/redis-names.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis.js';
 import { evaluateBreaker, onPrice, stalenessSeconds, type BreakerConfig, type BreakerRecord } from '../shared/market/breaker.js';
@@ -24,8 +24,6 @@ export interface IngestDeps {
   now: () => number;
   monitorEveryMs?: number;
 }
-
-export const INGEST_HEARTBEAT_KEY = 'heartbeat:ingest';
 
 export function createIngest(deps: IngestDeps) {
   const log = deps.log.child({ module: 'ingest' });
@@ -81,7 +79,7 @@ export function createIngest(deps: IngestDeps) {
     const next = evaluateBreaker(breaker, now, deps.breaker);
     const s = stalenessSeconds(next, now);
     deps.market.breakerStaleness.set(Number.isFinite(s) ? s : -1);
-    void Promise.all([advance(next), deps.redis.set(INGEST_HEARTBEAT_KEY, String(now), 'PX', 30_000)]).then(writeOk, writeFailed);
+    void advance(next).then(writeOk, writeFailed);
   };
 
   return {

@@ -1,6 +1,6 @@
 /** Ingest process: price sources → median settlement series in Redis → stale-feed breaker. */
 import { createServer } from 'node:http';
-import { channels } from '../shared/channels.js';
+import { channels } from '../shared/redis-names.js';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMarketMetrics } from '../shared/market/metrics.js';
 import { createTickStore } from '../shared/market/tick-store.js';

@@ -1,6 +1,6 @@
 /** Quoter process: turns the settlement series into grid quotes at TAPSTACK_QUOTE_HZ. */
 import { createServer } from 'node:http';
-import { channels } from '../shared/channels.js';
+import { channels } from '../shared/redis-names.js';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMarketMetrics } from '../shared/market/metrics.js';
 import { createTickStore, type SettlementTick } from '../shared/market/tick-store.js';

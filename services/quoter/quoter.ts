@@ -4,13 +4,13 @@
  * edge, monitoring interval, geometry) and every cell its band, window, probability and multiplier,
  * so anyone can recompute each multiplier. While the breaker is open the quote is `halted`.
  */
-import type { Channels } from '../shared/channels.js';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis.js';
 import { readBreaker } from '../shared/market/breaker-store.js';
 import type { MarketMetrics } from '../shared/market/metrics.js';
-import { QUOTE_VERSION_KEY, publishQuote, type Quote } from '../shared/market/quote-store.js';
+import { publishQuote, type Quote } from '../shared/market/quote-store.js';
+import { quoteKeys, type Channels } from '../shared/redis-names.js';
 import type { SettlementTick, TickStore } from '../shared/market/tick-store.js';
 import { buildGrid } from '../shared/pricing/grid.js';
 import { annualToPerSecond, createVolatilityEstimator } from '../shared/pricing/volatility.js';
@@ -65,7 +65,7 @@ export function createQuoter(deps: QuoterDeps) {
       if (!spot) return undefined;
       const now = deps.now();
       const breaker = await readBreaker(deps.redis, now, config.breaker);
-      const version = await deps.redis.incr(QUOTE_VERSION_KEY);
+      const version = await deps.redis.incr(quoteKeys.version);
       const sigma = vol.sigma();
       const rule = { edge: config.quotes.edge, minCents: config.quotes.minMultiplierCents, maxCents: config.quotes.maxMultiplierCents };
       const dt = Math.round(monitoringDt * 1000) / 1000;

@@ -1,6 +1,6 @@
 /** Realtime process: socket.io streams of prices, quotes, breaker state and per-player events. */
 import fs from 'node:fs';
-import { channels } from '../shared/channels.js';
+import { channels } from '../shared/redis-names.js';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMetrics } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';

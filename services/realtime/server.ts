@@ -9,7 +9,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { Counter, Gauge } from 'prom-client';
 import { Server } from 'socket.io';
 import { z } from 'zod';
-import type { Channels } from '../shared/channels.js';
+import type { Channels } from '../shared/redis-names.js';
 import type { Config } from '../shared/config.js';
 import { unauthorized } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -18,7 +18,7 @@ import { createProbeHandler } from '../shared/probe-server.js';
 import { redisCheck } from '../shared/readiness.js';
 import type { Redis } from '../shared/redis.js';
 import type { SessionStore } from '../shared/sessions.js';
-import { CURRENT_QUOTE_KEY } from '../shared/market/quote-store.js';
+import { currentQuote } from '../shared/market/quote-store.js';
 import { readBreaker } from '../shared/market/breaker-store.js';
 import { createTickStore } from '../shared/market/tick-store.js';
 import { handle } from './envelope.js';
@@ -102,11 +102,11 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
     handle(socket, log, 'snapshot', z.object({ sinceMs: z.number().int().nonnegative().optional() }).strict(), async ({ sinceMs }) => {
       const now = deps.now();
       const [quote, breaker, history] = await Promise.all([
-        deps.redis.get(CURRENT_QUOTE_KEY),
+        currentQuote(deps.redis),
         readBreaker(deps.redis, now, deps.config.breaker),
         ticks.range(Math.max(sinceMs ?? now - 60_000, now - 10 * 60_000), now),
       ]);
-      return { quote: quote ? JSON.parse(quote) : null, breaker, prices: history };
+      return { quote: quote ?? null, breaker, prices: history };
     });
     handle(socket, log, 'ping', z.object({}).passthrough(), () => ({ now: deps.now() }));
     handle(socket, log, 'private', z.object({}).strict(), () => {

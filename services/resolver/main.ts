@@ -1,6 +1,6 @@
 /** Resolver process: decides ended bets from the settlement series and queues the verdicts for the writer. */
 import { createServer } from 'node:http';
-import { channels } from '../shared/channels.js';
+import { channels } from '../shared/redis-names.js';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createTickStore } from '../shared/market/tick-store.js';
 import { createMetrics } from '../shared/metrics.js';

@@ -7,8 +7,7 @@ import { checkIntegrity, type IntegrityReport } from '../shared/integrity.js';
 import type { Logger } from '../shared/logger.js';
 import type { Metrics } from '../shared/metrics.js';
 import type { Redis } from '../shared/redis.js';
-
-export const LAST_REPORT_KEY = 'integrity:last';
+import { INTEGRITY_REPORT_KEY } from '../shared/redis-names.js';
 
 export function createIntegrityJob(deps: { db: Db; redis: Redis; metrics: Metrics; log: Logger; now: () => number }) {
   const log = deps.log.child({ module: 'integrity' });
@@ -21,7 +20,7 @@ export function createIntegrityJob(deps: { db: Db; redis: Redis; metrics: Metric
   return {
     /** Restore the gauges from the last stored report so a restart does not blank them. */
     async restore(): Promise<void> {
-      const raw = await deps.redis.get(LAST_REPORT_KEY).catch(() => null);
+      const raw = await deps.redis.get(INTEGRITY_REPORT_KEY).catch(() => null);
       if (raw) publish(JSON.parse(raw) as IntegrityReport);
     },
     async run(): Promise<IntegrityReport> {
@@ -29,7 +28,7 @@ export function createIntegrityJob(deps: { db: Db; redis: Redis; metrics: Metric
       publish(report);
       if (report.ok) log.info({ rows: report.rows, accounts: report.accounts, head: report.head, ms: report.durationMs }, 'ledger integrity check passed');
       else log.error({ problemCount: report.problemCount, problems: report.problems.slice(0, 20), head: report.head }, 'LEDGER INTEGRITY CHECK FAILED');
-      await deps.redis.set(LAST_REPORT_KEY, JSON.stringify(report)).catch((err: Error) => log.warn({ err: err.message }, 'could not store the report in redis'));
+      await deps.redis.set(INTEGRITY_REPORT_KEY, JSON.stringify(report)).catch((err: Error) => log.warn({ err: err.message }, 'could not store the report in redis'));
       return report;
     },
   };

@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from './redis.js';
+import { authKeys } from './redis-names.js';
 
 export interface Session {
   address: string;
@@ -18,7 +19,7 @@ export interface SessionStore {
 
 const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
 
-export const sessionKey = (token: string) => `session:${createHash('sha256').update(token).digest('hex')}`;
+export const sessionKey = (token: string) => authKeys.session(createHash('sha256').update(token).digest('hex'));
 
 export function createSessionStore(redis: Redis, ttlSeconds: number): SessionStore {
   return {

@@ -1,7 +1,7 @@
 /** Writer process: the single consumer of the money queue (bets, settlements, balance loads). */
 import { createServer } from 'node:http';
 import { createBookkeeper } from '../shared/betting/bookkeeping.js';
-import { channels } from '../shared/channels.js';
+import { channels } from '../shared/redis-names.js';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMetrics, registerDataMetrics } from '../shared/metrics.js';
 import { createProbeHandler } from '../shared/probe-server.js';

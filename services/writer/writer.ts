@@ -12,7 +12,6 @@
  * (exactly once: bookkeeping.ts) and re-sends its event (at least once; de-duplicated by eventId),
  * while any other entry for the same bet or ref is a repeat that changes and sends nothing.
  */
-import type { Channels } from '../shared/channels.js';
 import type { Db } from '../shared/db/database.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -22,8 +21,6 @@ import {
   encodePlayerEvents,
   payoutOf,
   playerEventId,
-  WRITER_GROUP,
-  WRITER_STREAM,
   type BetCommand,
   type MoveCommand,
   type MoveResult,
@@ -32,15 +29,13 @@ import {
   type WriterCommand,
 } from '../shared/betting/commands.js';
 import { movementEffect, reservationEffect, settlementEffect, type Bookkeeper, type Effect } from '../shared/betting/bookkeeping.js';
-import { betKeys } from '../shared/betting/keys.js';
+import { betKeys, DEAD_LETTERS, fullKeyName, WRITER_CONSUMER as CONSUMER, WRITER_GROUP, WRITER_STREAM, type Channels } from '../shared/redis-names.js';
 import { publicBet, type PublicBet } from '../shared/betting/public-bet.js';
 import { getBet, insertBet, settleBet, type BetRow } from '../shared/repos/bets.repo.js';
 import { chainCursor, postMovement, type ChainCursor } from '../shared/repos/ledger.repo.js';
 import { allBalances, ensureUser, findUser } from '../shared/repos/users.repo.js';
 import type { WriterMetrics } from './metrics.js';
 
-export const CONSUMER = 'writer';
-export const DEAD_LETTERS = 'writer:dead';
 /** How long a movement's answer waits for its requester (the CLI) to pick it up. */
 const MOVE_RESULT_TTL_SECONDS = 600;
 
@@ -276,8 +271,7 @@ export function createWriter(deps: WriterDeps) {
     /** Create the consumer group, finish what a previous run left unacknowledged, rebuild the cache. */
     async recover(): Promise<{ redelivered: number; accounts: number }> {
       // ioredis does not prefix the key of XGROUP subcommands: name it in full.
-      const stream = `${deps.redis.options.keyPrefix ?? ''}${WRITER_STREAM}`;
-      await deps.redis.call('XGROUP', 'CREATE', stream, WRITER_GROUP, '0', 'MKSTREAM').catch((err: Error) => {
+      await deps.redis.call('XGROUP', 'CREATE', fullKeyName(deps.redis, WRITER_STREAM), WRITER_GROUP, '0', 'MKSTREAM').catch((err: Error) => {
         if (!/BUSYGROUP/.test(err.message)) throw err;
       });
       let redelivered = 0;

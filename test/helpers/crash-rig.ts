@@ -12,6 +12,7 @@ import { openDb } from '../../services/shared/db/database.js';
 import { createLogger } from '../../services/shared/logger.js';
 import type { Quote, QuoteCell } from '../../services/shared/market/quote-store.js';
 import { createRedis, type Redis } from '../../services/shared/redis.js';
+import { betKeys } from '../../services/shared/redis-names.js';
 import { createSessionStore } from '../../services/shared/sessions.js';
 import { runCli } from './cli.js';
 import { tempDir, testEnv } from './env.js';
@@ -168,5 +169,5 @@ async function assemble(redis: TestRedis, dataDir: string, funds: number[], conn
 /** Balance caches are filled by the writer on first use: ask for every player's and wait. */
 export async function warmBalances(rig: Rig): Promise<void> {
   await Promise.all(rig.players.map((p) => fetch(`${rig.apiBase}/api/me`, { headers: p.auth }).then((r) => r.text())));
-  await waitFor(async () => (await Promise.all(rig.players.map((p) => rig.client.exists(`bal:${p.address}`)))).every((n) => n === 1), 'balance caches loaded', 15_000);
+  await waitFor(async () => (await Promise.all(rig.players.map((p) => rig.client.exists(betKeys.balance(p.address))))).every((n) => n === 1), 'balance caches loaded', 15_000);
 }

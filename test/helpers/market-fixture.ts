@@ -8,6 +8,7 @@ import { saveBreaker } from '../../services/shared/market/breaker-store.js';
 import { publishQuote, type Quote } from '../../services/shared/market/quote-store.js';
 import { buildGrid } from '../../services/shared/pricing/grid.js';
 import type { Redis } from '../../services/shared/redis.js';
+import { channels } from '../../services/shared/redis-names.js';
 
 /** A breaker that is closed now (fresh prices for longer than the recovery period). */
 export async function closeBreaker(redis: Redis, config: Config, now = Date.now()): Promise<void> {
@@ -45,7 +46,7 @@ export async function publishTestQuote(redis: Redis, config: Config, overrides: 
     cells,
     ...overrides,
   };
-  await publishQuote(redis, quote, { keepMs: 600_000, channel: `${config.redis.prefix}quotes` });
+  await publishQuote(redis, quote, { keepMs: 600_000, channel: channels(config.redis.prefix).quotes });
   return quote;
 }
 

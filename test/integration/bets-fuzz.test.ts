@@ -11,6 +11,7 @@ import { closeBreaker, publishTestQuote } from '../helpers/market-fixture.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { signIn } from '../helpers/wallet.js';
 import type { Quote } from '../../services/shared/market/quote-store.js';
+import { betKeys } from '../../services/shared/redis-names.js';
 
 let redis: TestRedis;
 let api: TestApi;
@@ -28,7 +29,7 @@ test.before(async () => {
   auth = { authorization: `Bearer ${await signIn(api.base, wallet)}` };
   adminMovement(api.db, { address, direction: 'credit', amount: 1_000_000, ref: 'fuzz-funds' }, Date.now());
   // No writer runs here: the cache is set as the writer would, so placements reach the reservation.
-  await api.redis.set(`bal:${address}`, '1000000');
+  await api.redis.set(betKeys.balance(address), '1000000');
 });
 
 test.after.always(async () => {
@@ -98,5 +99,5 @@ test('near-valid bodies (every field perturbed) never produce a 5xx, and money m
   );
   t.log([...codes]);
   t.true(accepted > 10, `only ${accepted} placements were accepted: the property barely reached the reservation`);
-  t.is(Number(await api.redis.get(`bal:${address}`)), 1_000_000 - spent);
+  t.is(Number(await api.redis.get(betKeys.balance(address))), 1_000_000 - spent);
 });

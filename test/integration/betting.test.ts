@@ -5,9 +5,8 @@
 import test from 'ava';
 import { Wallet } from 'ethers';
 import { adminMovement } from '../../services/shared/accounts.js';
-import { WRITER_STREAM, decodePlayerEvents, encodeCommand, payoutOf } from '../../services/shared/betting/commands.js';
-import { betKeys } from '../../services/shared/betting/keys.js';
-import { channels } from '../../services/shared/channels.js';
+import { decodePlayerEvents, encodeCommand, payoutOf } from '../../services/shared/betting/commands.js';
+import { betKeys, channels, fullKeyName, WRITER_STREAM } from '../../services/shared/redis-names.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
 import { createRedis, type Redis } from '../../services/shared/redis.js';
 import { createLogger } from '../../services/shared/logger.js';
@@ -64,7 +63,7 @@ async function player(funds: number) {
   const token = await signIn(api.base, wallet);
   if (funds > 0) adminMovement(api.db, { address: wallet.address, direction: 'credit', amount: funds, ref: `fund-${wallet.address}` }, Date.now());
   // The cache is filled by the writer on first use; an admin credit invalidates it like the CLI does.
-  await api.redis.del(`bal:${wallet.address}`);
+  await api.redis.del(betKeys.balance(wallet.address));
   return { address: wallet.address, auth: { authorization: `Bearer ${token}` } };
 }
 
@@ -124,8 +123,8 @@ test.serial('1,000 concurrent taps on a balance that covers exactly 10: exactly 
   await Promise.all(accepted.map((r) => committed(r.body.bet.id)));
   t.is(findUser(api.db, p.address)?.balance, 0);
   t.is(queryLedger(api.db, { address: p.address, kind: 'bet-stake', limit: 100 }).length, 10);
-  t.is(Number(await api.redis.get(`bal:${p.address}`)), 0);
-  await waitFor(async () => (await api.redis.get(`pend:${p.address}`)) === null, 'pending stakes drained');
+  t.is(Number(await api.redis.get(betKeys.balance(p.address))), 0);
+  await waitFor(async () => (await api.redis.get(betKeys.pending(p.address))) === null, 'pending stakes drained');
   t.true(checkIntegrity(api.db).ok);
 });
 
@@ -183,7 +182,7 @@ test.serial('each refusal has its own clear code and moves nothing', async (t) =
   await closeBreaker(api.redis, api.config);
 
   t.is(findUser(api.db, p.address)?.balance, 1_000);
-  t.is(Number(await api.redis.get(`bal:${p.address}`)), 1_000);
+  t.is(Number(await api.redis.get(betKeys.balance(p.address))), 1_000);
 });
 
 test.serial('settlements go through the writer once: payout on a win, refund on a void, nothing on a loss', async (t) => {
@@ -209,7 +208,7 @@ test.serial('settlements go through the writer once: payout on a win, refund on 
   t.like(getBet(api.db, ids[1]!), { state: 'void', payout: 1_000 });
   t.like(getBet(api.db, ids[2]!), { state: 'lost', payout: 0 });
   t.is(findUser(api.db, p.address)?.balance, win + 1_000);
-  await waitFor(async () => Number(await api.redis.get(`bal:${p.address}`)) === win + 1_000, 'cache credited');
+  await waitFor(async () => Number(await api.redis.get(betKeys.balance(p.address))) === win + 1_000, 'cache credited');
   t.is(queryLedger(api.db, { address: p.address, kind: 'bet-payout', limit: 10 }).length, 1);
   t.is(queryLedger(api.db, { address: p.address, kind: 'bet-refund', limit: 10 }).length, 1);
   await waitFor(() => events.filter((e) => e.event === 'bet:settled' && ids.includes(e.data.id)).length >= 3, 'bet:settled events');
@@ -223,8 +222,8 @@ test.serial('liability caps per cell and per column refuse further taps', async 
   const q = await publishTestQuote(api.redis, api.config);
   const cell = tappableCell(q, api.config.grid.lockSeconds);
   // Earlier tests tapped the same windows: start this column's liabilities from zero.
-  const stale = await api.redis.keys(`${api.config.redis.prefix}liab:*:${cell.startMs}*`);
-  if (stale.length) await api.redis.del(...stale.map((k) => k.slice(api.config.redis.prefix.length)));
+  const stale = await api.redis.keys(fullKeyName(api.redis, betKeys.cellLiability(cell.startMs, '*')));
+  await api.redis.del(betKeys.columnLiability(cell.startMs), ...stale.map((k) => k.slice(api.config.redis.prefix.length)));
   const stake = Math.floor(1_000 * 100 / cell.multiplierCents); // potential payout ≈ 10.00
   const tap = (c: { row: number; col: number }) => post(capped.base, '/api/bets', { quoteId: q.id, row: c.row, col: c.col, stake }, p.auth);
   const codes: string[] = [];

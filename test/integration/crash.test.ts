@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
-import { WRITER_GROUP, WRITER_STREAM, encodeCommand, payoutOf, type BetCommand } from '../../services/shared/betting/commands.js';
+import { encodeCommand, payoutOf, type BetCommand } from '../../services/shared/betting/commands.js';
+import { betKeys, DEAD_LETTERS, WRITER_GROUP, WRITER_STREAM } from '../../services/shared/redis-names.js';
 import { createReserver } from '../../services/shared/betting/reserve.js';
 import { openDb, type Db } from '../../services/shared/db/database.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
@@ -74,7 +75,7 @@ async function drained(rig: Rig, betIds: string[]) {
       const ids = new Set(db.raw.prepare('SELECT id FROM bets').pluck().all() as string[]);
       const missing = betIds.filter((id) => !ids.has(id)).length;
       const [pending] = (await rig.client.xpending(WRITER_STREAM, WRITER_GROUP)) as [number];
-      const pend = (await Promise.all(rig.players.map((p) => rig.client.get(`pend:${p.address}`)))).map(Number);
+      const pend = (await Promise.all(rig.players.map((p) => rig.client.get(betKeys.pending(p.address))))).map(Number);
       const stuck = pend.filter((v) => v !== 0);
       state = `${missing} accepted bets not in SQLite, ${pending} queue entries unacknowledged, ${stuck.length} players with stakes pending (${stuck.reduce((a, b) => a + b, 0)} in all)`;
       return missing === 0 && Number(pending) === 0 && stuck.length === 0;
@@ -122,8 +123,8 @@ async function assertBooks(t: ExecutionContext, rig: Rig, burst: BurstResult, ta
       const ledgerSum = db.raw.prepare('SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE address = ?').pluck().get(p.address) as number;
       t.is(balance, p.funds - open, `balance of ${p.address}`);
       t.is(ledgerSum, balance, `ledger of ${p.address}`);
-      t.is(await rig.client.get(`pend:${p.address}`), null, `no stake still pending for ${p.address}`);
-      t.is(Number(await rig.client.get(`bal:${p.address}`)), balance, `available balance cache of ${p.address}`);
+      t.is(await rig.client.get(betKeys.pending(p.address)), null, `no stake still pending for ${p.address}`);
+      t.is(Number(await rig.client.get(betKeys.balance(p.address))), balance, `available balance cache of ${p.address}`);
     }
     const report = checkIntegrity(db);
     t.true(report.ok, JSON.stringify(report.problems.slice(0, 5)));
@@ -229,9 +230,9 @@ test.serial('a reply lost in a Redis restart neither doubles a reservation nor s
   // Queued and delivered to the writer's consumer in one step, as if the writer's read reply was lost.
   const stranded = bet(bob.address, 300);
   await rig.client.multi()
-    .decrby(`bal:${bob.address}`, stranded.stake)
-    .incrby(`pend:${bob.address}`, stranded.stake)
-    .set(`betp:${stranded.id}`, encodeCommand(stranded), 'EX', 3600)
+    .decrby(betKeys.balance(bob.address), stranded.stake)
+    .incrby(betKeys.pending(bob.address), stranded.stake)
+    .set(betKeys.pendingBet(stranded.id), encodeCommand(stranded), 'EX', 3600)
     .xadd(WRITER_STREAM, '*', 'c', encodeCommand(stranded))
     .xreadgroup('GROUP', WRITER_GROUP, 'writer', 'COUNT', 10, 'STREAMS', WRITER_STREAM, '>')
     .exec();
@@ -242,8 +243,8 @@ test.serial('a reply lost in a Redis restart neither doubles a reservation nor s
   for (const [p, spent] of [[alice, 100], [bob, 300]] as const) {
     const balance = db.raw.prepare('SELECT balance FROM users WHERE address = ?').pluck().get(p.address);
     t.is(balance, 5_000 - spent);
-    await waitFor(async () => Number(await rig.client.get(`bal:${p.address}`)) === 5_000 - spent, `the cache of ${p.address} back at ${5_000 - spent}`);
-    t.is(await rig.client.get(`pend:${p.address}`), null);
+    await waitFor(async () => Number(await rig.client.get(betKeys.balance(p.address))) === 5_000 - spent, `the cache of ${p.address} back at ${5_000 - spent}`);
+    t.is(await rig.client.get(betKeys.pending(p.address)), null);
   }
   t.true(checkIntegrity(db).ok);
 });
@@ -262,5 +263,5 @@ test.serial('a queue entry whose data vanished from the stream is dead-lettered:
   await rig.startWriter();
   const [pending] = (await rig.client.xpending(WRITER_STREAM, WRITER_GROUP)) as [number];
   t.is(Number(pending), 0);
-  t.is(await rig.client.xlen('writer:dead'), 1);
+  t.is(await rig.client.xlen(DEAD_LETTERS), 1);
 });

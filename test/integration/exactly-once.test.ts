@@ -6,11 +6,10 @@
  */
 import test from 'ava';
 import { createBookkeeper, type Bookkeeper } from '../../services/shared/betting/bookkeeping.js';
-import { WRITER_GROUP, WRITER_STREAM, decodePlayerEvents, encodeCommand, payoutOf, type BetCommand, type PlayerEvent, type WriterCommand } from '../../services/shared/betting/commands.js';
-import { betKeys } from '../../services/shared/betting/keys.js';
+import { decodePlayerEvents, encodeCommand, payoutOf, type BetCommand, type PlayerEvent, type WriterCommand } from '../../services/shared/betting/commands.js';
+import { betKeys, channels, WRITER_CONSUMER, WRITER_GROUP, WRITER_STREAM } from '../../services/shared/redis-names.js';
 import { createReserver } from '../../services/shared/betting/reserve.js';
 import { adminMovementRequest } from '../../services/shared/accounts.js';
-import { channels } from '../../services/shared/channels.js';
 import { loadConfig } from '../../services/shared/config.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
 import { createLogger } from '../../services/shared/logger.js';
@@ -20,7 +19,7 @@ import { getBet } from '../../services/shared/repos/bets.repo.js';
 import { queryLedger } from '../../services/shared/repos/ledger.repo.js';
 import { findUser } from '../../services/shared/repos/users.repo.js';
 import { takeWriterLock, tryWriterLock } from '../../services/shared/writer-lock.js';
-import { createWriter, CONSUMER } from '../../services/writer/writer.js';
+import { createWriter } from '../../services/writer/writer.js';
 import { createWriterMetrics } from '../../services/writer/metrics.js';
 import { createContext } from '../../cli/context.js';
 import type { AddressInfo } from 'node:net';
@@ -67,7 +66,7 @@ async function rig(t: { teardown(fn: () => void | Promise<void>): void }) {
   });
   /** Read what is waiting (new and unacknowledged), as the writer's loop does. */
   const readAll = async (id: '0' | '>' = '>') =>
-    (((await reader.call('XREADGROUP', 'GROUP', WRITER_GROUP, CONSUMER, 'COUNT', 1000, 'STREAMS', WRITER_STREAM, id)) as [string, [string, string[]][]][] | null)?.[0]?.[1] ?? []);
+    (((await reader.call('XREADGROUP', 'GROUP', WRITER_GROUP, WRITER_CONSUMER, 'COUNT', 1000, 'STREAMS', WRITER_STREAM, id)) as [string, [string, string[]][]][] | null)?.[0]?.[1] ?? []);
   const enqueue = (c: WriterCommand) => redis.xadd(WRITER_STREAM, '*', 'c', encodeCommand(c)) as Promise<string>;
   const cache = async (address: string) => ({
     bal: await redis.get(betKeys.balance(address)),

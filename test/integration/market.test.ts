@@ -10,6 +10,7 @@ import { readBreaker } from '../../services/shared/market/breaker-store.js';
 import { createTickStore } from '../../services/shared/market/tick-store.js';
 import type { Quote } from '../../services/shared/market/quote-store.js';
 import { createRedis, type Redis } from '../../services/shared/redis.js';
+import { channels } from '../../services/shared/redis-names.js';
 import { createSessionStore } from '../../services/shared/sessions.js';
 import { tempDir, testEnv } from '../helpers/env.js';
 import { freePort, waitFor } from '../helpers/ports.js';
@@ -163,12 +164,12 @@ test.serial('a signed-in socket joins its own room and receives its events; othe
   anon.on('bet:confirmed', () => (leaked = true));
   const received = nextEvent<{ betId: string }>(mine, 'bet:confirmed');
   const event = JSON.stringify({ address: alice, event: 'bet:confirmed', eventId: 'b1:open', data: { betId: 'b1' } });
-  await client.publish(`${config().redis.prefix}user-events`, event);
+  await client.publish(channels(config().redis.prefix).userEvents, event);
   t.deepEqual(await received, { betId: 'b1', eventId: 'b1:open' });
   // The same event again (a redelivered batch re-sends it): the player is not told twice.
   let repeats = 0;
   mine.on('bet:confirmed', () => repeats++);
-  await client.publish(`${config().redis.prefix}user-events`, event);
+  await client.publish(channels(config().redis.prefix).userEvents, event);
   await new Promise((r) => setTimeout(r, 200));
   t.false(leaked);
   t.is(repeats, 0);

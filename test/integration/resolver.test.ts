@@ -5,7 +5,8 @@
  */
 import test from 'ava';
 import { Registry } from 'prom-client';
-import { WRITER_STREAM, decodeCommand, type SettleCommand } from '../../services/shared/betting/commands.js';
+import { decodeCommand, type SettleCommand } from '../../services/shared/betting/commands.js';
+import { channels, WRITER_STREAM } from '../../services/shared/redis-names.js';
 import { loadConfig } from '../../services/shared/config.js';
 import { openDb } from '../../services/shared/db/database.js';
 import { createLogger } from '../../services/shared/logger.js';
@@ -39,7 +40,7 @@ function setup(extra: Record<string, string> = {}) {
   const { dir, config, db } = freshDb({ TAPSTACK_REDIS_URL: redis.url, TAPSTACK_REDIS_PASSWORD: redis.password, TAPSTACK_BREAKER_STALE_SECONDS: '2', ...extra });
   const readonly = openDb(config.dbFile, { readonly: true });
   const client = createRedis(config, silent, 'resolver-test');
-  const ticks = createTickStore(client, { retentionMs: config.tickRetentionMs, now: Date.now, channel: `${config.redis.prefix}ticks` });
+  const ticks = createTickStore(client, { retentionMs: config.tickRetentionMs, now: Date.now, channel: channels(config.redis.prefix).ticks });
   const clock = { now: T0 };
   const registry = new Registry();
   const resolver = createResolver({ config, log: silent, db: readonly, redis: client, ticks, now: () => clock.now, metrics: createResolverMetrics(registry) });

@@ -1,7 +1,7 @@
 /** The API routes the web app adds: public client settings and a bet's settlement ticks. */
 import test from 'ava';
 import { Wallet } from 'ethers';
-import { channels } from '../../services/shared/channels.js';
+import { channels } from '../../services/shared/redis-names.js';
 import { createTickStore } from '../../services/shared/market/tick-store.js';
 import { insertBet } from '../../services/shared/repos/bets.repo.js';
 import { get, startApi, type TestApi } from '../helpers/api.js';

@@ -3,6 +3,7 @@
  * A consumed nonce leaves a marker for a day so a replay is told apart from an expired nonce.
  */
 import type { Redis } from '../../shared/redis.js';
+import { authKeys } from '../../shared/redis-names.js';
 import { generateNonce } from 'siwe';
 
 const CONSUME = `
@@ -28,13 +29,13 @@ export function createNonceStore(redis: Redis, ttlSeconds: number): NonceStore {
     async issue() {
       for (let attempt = 0; attempt < 3; attempt += 1) {
         const nonce = generateNonce();
-        const ok = await redis.set(`nonce:${nonce}`, '1', 'EX', ttlSeconds, 'NX');
+        const ok = await redis.set(authKeys.nonce(nonce), '1', 'EX', ttlSeconds, 'NX');
         if (ok === 'OK') return nonce;
       }
       throw new Error('could not issue a unique nonce');
     },
     async consume(nonce) {
-      const r = (await redis.eval(CONSUME, 2, `nonce:${nonce}`, `nonce-used:${nonce}`, USED_MARKER_TTL)) as number;
+      const r = (await redis.eval(CONSUME, 2, authKeys.nonce(nonce), authKeys.nonceUsed(nonce), USED_MARKER_TTL)) as number;
       return r === 1 ? 'ok' : r === 2 ? 'reused' : 'unknown';
     },
   };

@@ -1,6 +1,7 @@
 /** Sign-in rate limits in Redis (fixed one-minute windows), per client IP and per wallet address. */
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Redis } from '../../shared/redis.js';
+import { authKeys } from '../../shared/redis-names.js';
 import { AppError, tooMany } from '../../shared/errors.js';
 
 export interface AuthLimiter {
@@ -9,8 +10,8 @@ export interface AuthLimiter {
 }
 
 export function createAuthLimiter(redis: Redis, limits: { ipPerMinute: number; addressPerMinute: number }): AuthLimiter {
-  const byIp = new RateLimiterRedis({ storeClient: redis, keyPrefix: 'rl:auth-ip', points: limits.ipPerMinute, duration: 60 });
-  const byAddress = new RateLimiterRedis({ storeClient: redis, keyPrefix: 'rl:auth-addr', points: limits.addressPerMinute, duration: 60 });
+  const byIp = new RateLimiterRedis({ storeClient: redis, keyPrefix: authKeys.rateLimitByIp, points: limits.ipPerMinute, duration: 60 });
+  const byAddress = new RateLimiterRedis({ storeClient: redis, keyPrefix: authKeys.rateLimitByAddress, points: limits.addressPerMinute, duration: 60 });
   const hit = async (limiter: RateLimiterRedis, key: string, what: string) => {
     try {
       await limiter.consume(key);

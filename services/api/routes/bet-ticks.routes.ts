@@ -7,7 +7,7 @@
  */
 import Router from '@koa/router';
 import { notFound } from '../../shared/errors.js';
-import { channels } from '../../shared/channels.js';
+import { channels } from '../../shared/redis-names.js';
 import { getQuote } from '../../shared/market/quote-store.js';
 import { createTickStore, type SettlementTick } from '../../shared/market/tick-store.js';
 import { getBet } from '../../shared/repos/bets.repo.js';

@@ -7,7 +7,7 @@ import Router from '@koa/router';
 import { Counter } from 'prom-client';
 import { z } from 'zod';
 import { decodeCommand, payoutOf, type BetCommand } from '../../shared/betting/commands.js';
-import { betKeys } from '../../shared/betting/keys.js';
+import { betKeys } from '../../shared/redis-names.js';
 import type { Reserver, ReserveResult } from '../../shared/betting/reserve.js';
 import { isRedisUnavailable, redisRefusal } from '../../shared/redis.js';
 import { AppError, badRequest, conflict, notFound, tooMany } from '../../shared/errors.js';

@@ -13,7 +13,7 @@
 import type { Redis } from '../redis.js';
 import type { BetRow } from '../repos/bets.repo.js';
 import { payoutOf } from './commands.js';
-import { betKeys } from './keys.js';
+import { betKeys } from '../redis-names.js';
 
 /** One change to the cache, derived from a committed row. */
 export interface Effect {

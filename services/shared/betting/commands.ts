@@ -1,14 +1,7 @@
 /**
- * The single writer's queue: one Redis stream that every money movement passes through, in order.
- * The API enqueues bets (atomically with the stake reservation, see reserve.ts) and demo grants,
- * the resolver enqueues settlements, the CLI enqueues admin credits and debits, the API asks for
- * balance loads; only services/writer consumes it and commits them: it is the one process that
- * moves money (the CLI commits a movement itself only while it holds the writer's lock, i.e. when
- * no writer runs: services/shared/writer-lock.ts).
+ * The commands on the single writer's queue (WRITER_STREAM, services/shared/redis-names.ts) and
+ * the player events the writer publishes (channel `userEvents`), with their encoders and decoders.
  */
-export const WRITER_STREAM = 'writer:queue';
-export const WRITER_GROUP = 'writer';
-
 /** A bet accepted by the API (202) and waiting to be committed. Money in minor units. */
 export interface BetCommand {
   t: 'bet';

@@ -10,7 +10,7 @@ import type { Redis } from '../redis.js';
 import { AppError } from '../errors.js';
 import type { MoveCommand, MoveResult } from './commands.js';
 import { createQueue } from './queue.js';
-import { betKeys } from './keys.js';
+import { betKeys } from '../redis-names.js';
 
 export type MoveRequest = Omit<MoveCommand, 't' | 'id' | 'requestedAt'>;
 

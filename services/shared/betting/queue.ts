@@ -6,7 +6,8 @@
  */
 import type { ChainableCommander } from 'ioredis';
 import type { Redis } from '../redis.js';
-import { WRITER_STREAM, encodeCommand, type WriterCommand } from './commands.js';
+import { WRITER_STREAM } from '../redis-names.js';
+import { encodeCommand, type WriterCommand } from './commands.js';
 
 const ENQUEUE = `#!lua flags=allow-oom
 return redis.call('XADD', KEYS[1], '*', 'c', ARGV[1])`;

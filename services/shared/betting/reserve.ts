@@ -6,9 +6,8 @@
  * Idempotent on the bet id, so a re-sent script (lost reply, reconnect) reserves nothing twice.
  */
 import type { Redis } from '../redis.js';
-import { BREAKER_KEY } from '../market/breaker-store.js';
-import { WRITER_STREAM, decodeCommand, encodeCommand, type BetCommand, type LoadCommand } from './commands.js';
-import { betKeys } from './keys.js';
+import { BREAKER_KEY, WRITER_STREAM, betKeys } from '../redis-names.js';
+import { decodeCommand, encodeCommand, type BetCommand, type LoadCommand } from './commands.js';
 
 // `#!lua` (no allow-oom): Redis refuses the whole script up front at its memory cap, never halfway.
 const RESERVE = `#!lua
@@ -26,9 +25,12 @@ if n == 1 then redis.call('PEXPIRE', KEYS[4], 2000) end
 if n > tonumber(ARGV[6]) then return {'err', 'rate-limited'} end
 local raw = redis.call('GET', KEYS[7])
 if not raw then return {'err', 'breaker-open'} end
-local br = cjson.decode(raw)
-if br.lastPriceTs == cjson.null or now - br.lastPriceTs > tonumber(ARGV[2]) then return {'err', 'breaker-open'} end
-if br.state ~= 'closed' and (br.freshSince == cjson.null or now - br.freshSince < tonumber(ARGV[3])) then return {'err', 'breaker-open'} end
+-- A record that is not the breaker's JSON, or lacks a field, refuses as open (readBreaker fills
+-- missing fields with the initial, open record).
+local ok, br = pcall(cjson.decode, raw)
+if not ok or type(br) ~= 'table' or type(br.lastPriceTs) ~= 'number' then return {'err', 'breaker-open'} end
+if now - br.lastPriceTs > tonumber(ARGV[2]) then return {'err', 'breaker-open'} end
+if br.state ~= 'closed' and (type(br.freshSince) ~= 'number' or now - br.freshSince < tonumber(ARGV[3])) then return {'err', 'breaker-open'} end
 local bal = redis.call('GET', KEYS[1])
 if not bal then return {'err', 'balance-not-loaded'} end
 local stake = tonumber(ARGV[4])

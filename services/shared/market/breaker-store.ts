@@ -1,8 +1,7 @@
 /** The breaker record in Redis: written by ingest, read (and evaluated) by every process. */
 import type { Redis } from '../redis.js';
+import { BREAKER_KEY, type BreakerAnnouncement } from '../redis-names.js';
 import { breakerStateAt, initialBreaker, stalenessSeconds, type BreakerConfig, type BreakerRecord, type BreakerState } from './breaker.js';
-
-export const BREAKER_KEY = 'market:breaker';
 
 export interface BreakerView {
   state: BreakerState;
@@ -16,7 +15,11 @@ export async function loadBreaker(redis: Redis, now: number): Promise<BreakerRec
   const raw = await redis.get(BREAKER_KEY);
   if (!raw) return initialBreaker(now);
   try {
-    return { ...initialBreaker(now), ...(JSON.parse(raw) as Partial<BreakerRecord>) };
+    const r = { ...initialBreaker(now), ...(JSON.parse(raw) as Partial<BreakerRecord>) };
+    // Times must be numbers (or null): anything else is no evidence of a fresh price, as in the
+    // reservation script, which refuses such a record as open.
+    const time = (v: unknown) => v === null || typeof v === 'number';
+    return time(r.lastPriceTs) && time(r.freshSince) ? r : initialBreaker(now);
   } catch {
     return initialBreaker(now);
   }
@@ -25,7 +28,7 @@ export async function loadBreaker(redis: Redis, now: number): Promise<BreakerRec
 /** Store the record; `announceOn` = channel to publish a transition on (omit when unchanged). */
 export async function saveBreaker(redis: Redis, r: BreakerRecord, announceOn?: string): Promise<void> {
   const m = redis.multi().set(BREAKER_KEY, JSON.stringify(r));
-  if (announceOn) m.publish(announceOn, JSON.stringify({ state: r.state, changedAt: r.changedAt }));
+  if (announceOn) m.publish(announceOn, JSON.stringify({ state: r.state, changedAt: r.changedAt } satisfies BreakerAnnouncement));
   await m.exec();
 }
 

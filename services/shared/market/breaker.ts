@@ -7,6 +7,11 @@
  *
  * The record lives in Redis (written by ingest); every process evaluates it against its own clock,
  * so if ingest dies the breaker still opens everywhere once the last price ages.
+ *
+ * `breakerStateAt` is the one rule. The quoter's `halted` is this rule at quote time (readBreaker);
+ * the reservation script (betting/reserve.ts) checks it again in Lua, atomically with the
+ * reservation, and test/integration/breaker-rule.test.ts holds the two equal over the whole state
+ * space (a property test against the real script): change both together.
  */
 export type BreakerState = 'open' | 'closed';
 

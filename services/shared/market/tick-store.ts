@@ -4,8 +4,7 @@
  * Resolution reads every tick of a window from here: the rule quotes are priced with.
  */
 import type { Redis } from '../redis.js';
-
-export const TICKS_STREAM = 'ticks:settlement';
+import { TICKS_STREAM } from '../redis-names.js';
 
 export interface SettlementTick {
   priceCents: number;
