@@ -61,19 +61,18 @@ export function direct(port: number, p: string, method = 'GET', body?: unknown, 
   });
 }
 
-export async function startAppliance(opts: { extraEnv?: Record<string, string>; tmpfsMb?: number; readyTimeoutMs?: number } = {}): Promise<Appliance> {
-  const root = tempDir('tapstack-e2e-');
-  const ports = {} as Appliance['ports'];
-  for (const name of PORT_NAMES) ports[name] = await freePort();
-  const dataDir = path.join(root, 'data');
-  const origin = `https://localhost:${ports.https}`;
-  const env: Record<string, string> = {
+/**
+ * The environment of a native appliance in `root` on `ports`: its directories, nginx in front of
+ * the API and realtime, and every process's own port (what scripts/run-native.sh is given).
+ */
+export function applianceEnv(root: string, ports: Appliance['ports']): Record<string, string> {
+  return {
     ...cleanProcessEnv(),
-    TAPSTACK_DATA_DIR: dataDir,
+    TAPSTACK_DATA_DIR: path.join(root, 'data'),
     TAPSTACK_RUN_DIR: path.join(root, 'run'),
     TAPSTACK_NGINX_HTTP_PORT: String(ports.http),
     TAPSTACK_NGINX_HTTPS_PORT: String(ports.https),
-    TAPSTACK_PUBLIC_ORIGIN: origin,
+    TAPSTACK_PUBLIC_ORIGIN: `https://localhost:${ports.https}`,
     TAPSTACK_HTTP_PORT: String(ports.api),
     TAPSTACK_REALTIME_PORT: String(ports.realtime),
     TAPSTACK_API_UPSTREAM: `127.0.0.1:${ports.api}`,
@@ -89,6 +88,16 @@ export async function startAppliance(opts: { extraEnv?: Record<string, string>; 
     TAPSTACK_HEALTH_METRICS_PORT: String(ports.health),
     TAPSTACK_PROMETHEUS_PORT: String(ports.prometheus),
     TAPSTACK_ALERTMANAGER_PORT: String(ports.alertmanager),
+  };
+}
+
+export async function startAppliance(opts: { extraEnv?: Record<string, string>; tmpfsMb?: number; readyTimeoutMs?: number } = {}): Promise<Appliance> {
+  const root = tempDir('tapstack-e2e-');
+  const ports = {} as Appliance['ports'];
+  for (const name of PORT_NAMES) ports[name] = await freePort();
+  const dataDir = path.join(root, 'data');
+  const env: Record<string, string> = {
+    ...applianceEnv(root, ports),
     TAPSTACK_DEMO_MODE: 'true',
     TAPSTACK_LOG_LEVEL: 'warn',
     ...opts.extraEnv,

@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { cleanProcessEnv, tempDir } from './env.js';
+import { applianceEnv, HOME, PORT_NAMES } from './appliance.js';
+import { tempDir } from './env.js';
 import { freePort, waitFor } from './ports.js';
+import { track } from './reaper-client.js';
 
 const run = promisify(execFile);
-const HOME = process.cwd();
-const PORT_NAMES = ['http', 'https', 'api', 'realtime', 'redis', 'ingest', 'quoter', 'writer', 'resolver', 'scheduler', 'backup', 'archiver', 'health'] as const;
 
 export interface Appliance {
   origin: string;
@@ -34,25 +34,7 @@ export async function startAppliance(extra: Record<string, string> = {}): Promis
   for (const name of PORT_NAMES) ports[name] = await freePort();
   const origin = `https://localhost:${ports.https}`;
   const env: Record<string, string> = {
-    ...cleanProcessEnv(),
-    TAPSTACK_DATA_DIR: path.join(root, 'data'),
-    TAPSTACK_RUN_DIR: path.join(root, 'run'),
-    TAPSTACK_NGINX_HTTP_PORT: String(ports.http),
-    TAPSTACK_NGINX_HTTPS_PORT: String(ports.https),
-    TAPSTACK_PUBLIC_ORIGIN: origin,
-    TAPSTACK_HTTP_PORT: String(ports.api),
-    TAPSTACK_REALTIME_PORT: String(ports.realtime),
-    TAPSTACK_API_UPSTREAM: `127.0.0.1:${ports.api}`,
-    TAPSTACK_REALTIME_UPSTREAM: `127.0.0.1:${ports.realtime}`,
-    TAPSTACK_REDIS_URL: `redis://127.0.0.1:${ports.redis}/0`,
-    TAPSTACK_INGEST_PORT: String(ports.ingest),
-    TAPSTACK_QUOTER_PORT: String(ports.quoter),
-    TAPSTACK_WRITER_PORT: String(ports.writer),
-    TAPSTACK_RESOLVER_PORT: String(ports.resolver),
-    TAPSTACK_SCHEDULER_PORT: String(ports.scheduler),
-    TAPSTACK_BACKUP_PORT: String(ports.backup),
-    TAPSTACK_ARCHIVE_PORT: String(ports.archiver),
-    TAPSTACK_HEALTH_METRICS_PORT: String(ports.health),
+    ...applianceEnv(root, ports),
     TAPSTACK_LOG_LEVEL: 'warn',
     // A loaded 2-core CI machine can take well over 15 s to start a dozen Node processes: give
     // the health listener and the start-order waits room, so a slow start is not a restart loop.
@@ -65,6 +47,8 @@ export async function startAppliance(extra: Record<string, string> = {}): Promis
   // supervisord's programs log to /dev/fd/1, which Linux cannot open on a socket: give it a file.
   const child: ChildProcess = spawn(path.join(HOME, 'scripts', 'run-native.sh'), [], { env, stdio: ['ignore', fd, fd], detached: true });
   fs.closeSync(fd);
+  // Its own process group: the reaper stops it if this test process dies first.
+  track(child.pid);
   const output = () => fs.readFileSync(logFile, 'utf8');
   const direct = (port: number, p: string) =>
     new Promise<number>((resolve) => {
