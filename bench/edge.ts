@@ -13,8 +13,8 @@ import path from 'node:path';
 import { freePort, waitFor } from '../test/helpers/ports.js';
 import { childPids, cleanEnv, start, type Child } from './procs.js';
 
-/** What a lifted limit becomes: far above anything one machine can send. */
-export const LIFTED = { rate: '1000000r/s', burst: '1000000', conn: '100000' };
+/** What a lifted limit becomes: far above anything one machine can send (limit_conn must stay < 65536). */
+export const LIFTED = { rate: '1000000r/s', burst: '1000000', conn: '60000' };
 
 /**
  * Lift every per-IP limit of a rendered nginx.conf: `rate=<n>r/s` of each limit_req_zone,
@@ -91,10 +91,12 @@ export async function startEdge(root: string, upstreams: { api: string; realtime
   const url = `https://127.0.0.1:${httpsPort}`;
   const caFile = path.join(dirs.tls, 'cert.pem');
   const ca = fs.readFileSync(caFile);
-  await waitFor(
+  const exited = child.exited.then((code) => {
+    throw new Error(`nginx exited (${code}):\n${child.output()}`);
+  });
+  const up = waitFor(
     () =>
-      new Promise<boolean>((resolve, reject) => {
-        if (child.child.exitCode !== null) return reject(new Error(`nginx exited (${child.child.exitCode}):\n${child.output()}`));
+      new Promise<boolean>((resolve) => {
         const req = https.get(`${url}/healthz`, { ca, agent: false }, (res) => {
           res.resume();
           resolve(res.statusCode === 200);
@@ -104,5 +106,7 @@ export async function startEdge(root: string, upstreams: { api: string; realtime
     `nginx at ${url}`,
     15_000,
   );
+  await Promise.race([up, exited]);
+  exited.catch(() => undefined);
   return { child, url, caFile, lifted: changes, pids: () => [child.pid, ...childPids(child.pid)] };
 }

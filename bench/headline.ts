@@ -140,7 +140,7 @@ export function medianTable(runs: Headline[]): string {
       `${fmt(r.kind, s.min)} – ${fmt(r.kind, s.max)}`,
       values.map((v) => fmt(r.kind, v)).join(' / '),
       ratioText,
-      t ? (t.min !== undefined ? `≥ ${fmt(r.kind, t.min)}` : `≤ ${fmt(r.kind, t.max as number)}${unit(r.kind)}`) : '',
+      t ? (t.min !== undefined ? `≥ ${t.min}` : `≤ ${t.max}${unit(r.kind)}`) : '',
       t ? `${met}/${runs.length} ${met === runs.length ? 'PASS' : 'MISS'}` : '',
     ]);
   }

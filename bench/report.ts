@@ -1,5 +1,5 @@
 /** The printed result of `npm run bench`: one table of figures and targets, then the evidence. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import type { ProfileSummary } from './cpu-profile.js';
 import { accountingOk, bareReqPerS, cpuPerBet, TARGETS, type Results } from './headline.js';
@@ -69,7 +69,7 @@ export function printReport(r: Report): void {
   const share = opts.relativeShare ?? 0.5;
 
   out(`Tapstack bench — ${os.cpus().length} vCPU ${cpuModel}, Node ${process.version}, redis-server ${version('redis-server', ['--version'], /v=(\S+)/)}, wrk ${version('wrk', ['-v'], /wrk (\S+)/)}` +
-    (edge ? `, nginx ${version('nginx', ['-v'], /nginx\/(\S+)/)}` : ''));
+    (edge ? `, nginx ${/nginx\/(\S+)/.exec(spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr ?? '')?.[1] ?? '?'}` : ''));
   out(`services: SQLite synchronous=${cfg.sqlite.synchronous}, writer batch ≤ ${cfg.writer.batchMax}, Redis AOF everysec, log level ${cfg.logLevel}` +
     (Object.keys(r.overrides).length ? `; overrides: ${Object.entries(r.overrides).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''));
   out(`data: ${stack.players.length} players with sessions, ${stack.cells.length} cells of one quote, stake ${r.stake} minor units; taps round-robin over players and cells`);
