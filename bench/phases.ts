@@ -138,6 +138,7 @@ export async function phaseSaturated(opts: BenchOptions, s: Stack, db: Db, dir: 
 
 /** `rate` bets/s for `opts.durationS` s from the open-loop generator (its own process). */
 export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: string, target: Target & { rate: number; tag: string }) {
+  if (!Number.isFinite(target.rate) || target.rate <= 0) throw new Error(`${target.label}: no rate to run the open loop at (${target.rate})`);
   const rate = Math.max(1, Math.round(target.rate));
   step(`${target.label}: open loop ${rate}/s for ${opts.durationS} s`);
   const cfg: OpenLoopConfig = {
