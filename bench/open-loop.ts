@@ -13,6 +13,7 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { io, type Socket } from 'socket.io-client';
 import { summarise, type Summary } from './stats.js';
 
@@ -29,6 +30,11 @@ export interface OpenLoopConfig {
   /** Accepted bet ids, one a line (the bench checks every one of them is in SQLite). */
   idsFile: string;
   resultFile: string;
+  /**
+   * With https URLs (the edge phase, through nginx): the certificate to trust as the CA (verified,
+   * not rejectUnauthorized: false).
+   */
+  caFile?: string;
   /** Send `Idempotency-Key: <run>-<i>` with each tap. */
   idempotencyKeys?: boolean;
 }
@@ -66,6 +72,7 @@ async function main(): Promise<void> {
   const acceptedIds: string[] = [];
   // A confirmation can beat the 202 to the client: keep whichever side arrives first.
   const waiting = new Map<string, number>();
+  const ca = cfg.caFile ? fs.readFileSync(cfg.caFile, 'utf8') : undefined;
   const early = new Map<string, number>();
   let responses = 0;
   let socketErrors = 0;
@@ -82,7 +89,7 @@ async function main(): Promise<void> {
     confirmed += 1;
   };
   const sockets: Socket[] = cfg.players.map((p) => {
-    const s = io(cfg.realtimeUrl, { transports: ['websocket'], auth: { token: p.token }, reconnectionDelay: 100 });
+    const s = io(cfg.realtimeUrl, { transports: ['websocket'], auth: { token: p.token }, reconnectionDelay: 100, ...(ca ? { ca } : {}) });
     s.on('bet:confirmed', onEvent('confirmed'));
     s.on('bet:rejected', onEvent('rejected'));
     return s;
@@ -93,8 +100,11 @@ async function main(): Promise<void> {
   })));
   log(`connected ${sockets.length} sockets`);
 
-  const agent = new http.Agent({ keepAlive: true, maxSockets: cfg.connections });
-  const { hostname, port } = new URL(cfg.apiUrl);
+  const { hostname, port, protocol } = new URL(cfg.apiUrl);
+  const tls = protocol === 'https:';
+  // HTTP/1.1 keep-alive in both cases (Node's https client offers no ALPN h2).
+  const agent = tls ? new https.Agent({ keepAlive: true, maxSockets: cfg.connections, ...(ca ? { ca } : {}) }) : new http.Agent({ keepAlive: true, maxSockets: cfg.connections });
+  const request = tls ? https.request : http.request;
   const headers = cfg.players.map((p) => ({ 'content-type': 'application/json', authorization: `Bearer ${p.token}` }));
   let inFlight = 0;
   const runTag = `soak${Date.now().toString(36)}`;
@@ -105,7 +115,7 @@ async function main(): Promise<void> {
     const body = `{"quoteId":"${cfg.quoteId}","row":${c.row},"col":${c.col},"stake":${cfg.stake}}`;
     inFlight += 1;
     const key = cfg.idempotencyKeys ? { 'idempotency-key': `${runTag}-${i}` } : {};
-    const req = http.request({ agent, hostname, port, method: 'POST', path: '/api/bets', headers: { ...headers[i % headers.length], ...key, 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request({ agent, hostname, port, method: 'POST', path: '/api/bets', headers: { ...headers[i % headers.length], ...key, 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));

@@ -10,6 +10,8 @@ import { betKeys } from '../services/shared/redis-names.js';
 import { betCounts } from '../services/shared/repos/bets.repo.js';
 import { summariseProfile, type ProfileSummary } from './cpu-profile.js';
 import type { OpenLoopConfig, OpenLoopResult } from './open-loop.js';
+export type { Pauses, WriterStats } from './measure.js';
+import { forksBetween, redisCommands, redisForks, redisMemory, watchPauses, writerBetween, writerStats } from './measure.js';
 import { monitorCpu, startNode, waitForOutput, type CpuUse } from './procs.js';
 import { metricValue, scrape, startBareKoa, type Stack } from './stack.js';
 import { betScript, getScript, startWrk, type WrkResult } from './wrk.js';
@@ -19,6 +21,10 @@ export interface BenchOptions {
   durationS: number;
   /** Open-loop rate, bets/s (BENCH_RATE). */
   rate: number;
+  /** The relative open loop's rate as a share of the saturated committed rate (BENCH_RELATIVE_SHARE). */
+  relativeShare?: number;
+  /** Run the phases through nginx (BENCH_EDGE, default on). */
+  edge?: boolean;
   /** Measured length of each wrk run, s (BENCH_SATURATED_S). */
   saturatedS: number;
   /** Unmeasured wrk run before each measured one, s (BENCH_WARMUP_S). */
@@ -57,94 +63,8 @@ async function drain(db: Db, accepted: number, timeoutMs = 180_000): Promise<num
   return performance.now() - started;
 }
 
-export interface WriterStats {
-  batches: number;
-  entries: number;
-  commitSeconds: number;
-  /** Transactions that took longer than 25 ms and 100 ms (from the histogram buckets). */
-  over25ms: number;
-  over100ms: number;
-}
-
-async function writerStats(s: Stack): Promise<WriterStats> {
-  const m = await scrape(s.writerProbeUrl);
-  const count = metricValue(m, 'tapstack_writer_commit_seconds_count');
-  return {
-    batches: metricValue(m, 'tapstack_writer_batch_size_count'),
-    entries: metricValue(m, 'tapstack_writer_batch_size_sum'),
-    commitSeconds: metricValue(m, 'tapstack_writer_commit_seconds_sum'),
-    over25ms: count - metricValue(m, 'tapstack_writer_commit_seconds_bucket', { le: '0.025' }),
-    over100ms: count - metricValue(m, 'tapstack_writer_commit_seconds_bucket', { le: '0.1' }),
-  };
-}
-
-const writerBetween = (a: WriterStats, b: WriterStats): WriterStats => ({
-  batches: b.batches - a.batches,
-  entries: b.entries - a.entries,
-  commitSeconds: b.commitSeconds - a.commitSeconds,
-  over25ms: b.over25ms - a.over25ms,
-  over100ms: b.over100ms - a.over100ms,
-});
-
-/** Redis time per command since the last CONFIG RESETSTAT, largest first. */
-async function redisCommands(s: Stack): Promise<{ command: string; calls: number; usec: number }[]> {
-  const info = await s.redis.info('commandstats');
-  const out: { command: string; calls: number; usec: number }[] = [];
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) out.push({ command: m[1] as string, calls: Number(m[2]), usec: Number(m[3]) });
-  return out.sort((a, b) => b.usec - a.usec);
-}
-
-export interface Pauses {
-  /** Event-loop delay over the window (prom-client's histogram, reset at every scrape), ms. */
-  lagP99Ms: number;
-  lagMaxMs: number;
-  /** Time spent in GC over the window, ms per s. */
-  gcMsPerS: number;
-}
-
-/**
- * Event-loop delay and GC of the API, writer and realtime over a window: call once at the start
- * (resets the delay histograms) and use `end()` at its end.
- */
-async function watchPauses(s: Stack): Promise<{ end(): Promise<Record<string, Pauses>> }> {
-  const urls: Record<string, string> = { api: s.apiUrl, writer: s.writerProbeUrl, realtime: s.realtimeUrl };
-  const gc = (text: string) => metricValue(text, 'nodejs_gc_duration_seconds_sum');
-  const start: Record<string, number> = {};
-  for (const [name, url] of Object.entries(urls)) start[name] = gc(await scrape(url));
-  const t0 = performance.now();
-  return {
-    async end() {
-      const seconds = (performance.now() - t0) / 1000;
-      const out: Record<string, Pauses> = {};
-      for (const [name, url] of Object.entries(urls)) {
-        const m = await scrape(url);
-        out[name] = {
-          lagP99Ms: metricValue(m, 'nodejs_eventloop_lag_p99_seconds') * 1000,
-          lagMaxMs: metricValue(m, 'nodejs_eventloop_lag_max_seconds') * 1000,
-          gcMsPerS: ((gc(m) - (start[name] ?? 0)) * 1000) / seconds,
-        };
-      }
-      return out;
-    },
-  };
-}
-
-/** Forks Redis made for persistence (RDB snapshots, AOF rewrites) so far. */
-async function redisForks(s: Stack): Promise<{ rdb: number; aofRewrites: number }> {
-  const info = await s.redis.info('persistence');
-  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? Number.NaN);
-  return { rdb: field('rdb_saves'), aofRewrites: field('aof_rewrites') };
-}
-
-const forksBetween = (a: { rdb: number; aofRewrites: number }, b: { rdb: number; aofRewrites: number }) => ({ rdb: b.rdb - a.rdb, aofRewrites: b.aofRewrites - a.aofRewrites });
-
-async function redisMemory(s: Stack): Promise<number> {
-  const info = await s.redis.info('memory');
-  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
-}
-
 export async function phaseBareKoa(opts: BenchOptions, dir: string): Promise<{ wrk: WrkResult; cpu: CpuUse }> {
-  step('1/4 bare koa reference');
+  step('1 bare koa reference');
   const bare = await startBareKoa();
   try {
     const base = { url: bare.url, connections: opts.connections, threads: opts.threads, script: getScript(dir) };
@@ -158,10 +78,27 @@ export async function phaseBareKoa(opts: BenchOptions, dir: string): Promise<{ w
   }
 }
 
-export async function phaseSaturated(opts: BenchOptions, s: Stack, db: Db, dir: string) {
-  step(`2/4 saturated POST /api/bets (${opts.saturatedS} s after ${opts.warmupS} s warm-up)`);
+/** Where a phase sends its load: the API directly, or the front door (nginx) for the edge phases. */
+export interface Target {
+  /** Shown in the progress lines. */
+  label: string;
+  /** Base URL of the taps (default: the API). */
+  apiUrl?: string;
+  /** Base URL of the socket.io clients (default: the realtime service). */
+  realtimeUrl?: string;
+  /** CA file for https URLs. */
+  caFile?: string;
+  /** More processes to charge CPU to, e.g. nginx's master and workers. */
+  extraPids?: Record<string, number[]>;
+}
+
+export type SaturatedResult = Awaited<ReturnType<typeof phaseSaturated>>;
+export type OpenLoopPhase = Awaited<ReturnType<typeof phaseOpenLoop>>;
+
+export async function phaseSaturated(opts: BenchOptions, s: Stack, db: Db, dir: string, target: Target) {
+  step(`${target.label}: saturated POST /api/bets (${opts.saturatedS} s after ${opts.warmupS} s warm-up)`);
   const script = betScript(dir, { tokens: s.players.map((p) => p.token), quoteId: s.quote.id, cells: s.cells, stake: STAKE });
-  const base = { url: s.apiUrl, connections: opts.connections, threads: opts.threads, script };
+  const base = { url: target.apiUrl ?? s.apiUrl, connections: opts.connections, threads: opts.threads, script };
   await startWrk({ ...base, seconds: opts.warmupS }).result;
   await drain(db, await acceptedOf(s));
 
@@ -171,7 +108,7 @@ export async function phaseSaturated(opts: BenchOptions, s: Stack, db: Db, dir: 
   const rows0 = rowsOf(db);
   const from = { t: performance.now(), us: hrUs() };
   const w = startWrk({ ...base, seconds: opts.saturatedS });
-  const mon = monitorCpu({ api: s.api.pid, writer: s.writer.pid, realtime: s.realtime.pid, redis: s.redisPid, wrk: w.pid, bench: process.pid }, ['redis']);
+  const mon = monitorCpu({ api: s.api.pid, writer: s.writer.pid, realtime: s.realtime.pid, redis: s.redisPid, ...target.extraPids, wrk: w.pid, bench: process.pid }, ['redis']);
   const wrk = await w.result;
   const cpu = mon.stop();
   const window = { seconds: (performance.now() - from.t) / 1000, fromUs: from.us, toUs: hrUs() };
@@ -200,30 +137,34 @@ export async function phaseSaturated(opts: BenchOptions, s: Stack, db: Db, dir: 
   };
 }
 
-export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: string) {
-  step(`3/4 open loop ${opts.rate}/s for ${opts.durationS} s`);
+/** `rate` bets/s for `opts.durationS` s from the open-loop generator (its own process). */
+export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: string, target: Target & { rate: number; tag: string }) {
+  if (!Number.isFinite(target.rate) || target.rate <= 0) throw new Error(`${target.label}: no rate to run the open loop at (${target.rate})`);
+  const rate = Math.max(1, Math.round(target.rate));
+  step(`${target.label}: open loop ${rate}/s for ${opts.durationS} s`);
   const cfg: OpenLoopConfig = {
-    apiUrl: s.apiUrl,
-    realtimeUrl: s.realtimeUrl,
+    apiUrl: target.apiUrl ?? s.apiUrl,
+    realtimeUrl: target.realtimeUrl ?? s.realtimeUrl,
+    ...(target.caFile ? { caFile: target.caFile } : {}),
     players: s.players,
     quoteId: s.quote.id,
     cells: s.cells.map((c) => ({ row: c.row, col: c.col })),
     stake: STAKE,
-    rate: opts.rate,
+    rate,
     seconds: opts.durationS,
     connections: opts.openConnections,
-    idsFile: path.join(dir, 'open-loop-ids.txt'),
+    idsFile: path.join(dir, `open-loop-${target.tag}-ids.txt`),
     idempotencyKeys: opts.idempotencyKeys ?? false,
-    resultFile: path.join(dir, 'open-loop-result.json'),
+    resultFile: path.join(dir, `open-loop-${target.tag}-result.json`),
   };
-  const cfgFile = path.join(dir, 'open-loop.json');
+  const cfgFile = path.join(dir, `open-loop-${target.tag}.json`);
   fs.writeFileSync(cfgFile, JSON.stringify(cfg));
   const gen = startNode('load generator', 'bench/open-loop.js', { BENCH_OPEN_CONFIG: cfgFile });
   await waitForOutput(gen, /BENCH_OPEN started/, 30_000);
   const [pauses, forks0, writer0] = [await watchPauses(s), await redisForks(s), await writerStats(s)];
   const rows0 = rowsOf(db);
   const t0 = performance.now();
-  const mon = monitorCpu({ api: s.api.pid, writer: s.writer.pid, realtime: s.realtime.pid, redis: s.redisPid, 'load gen': gen.pid, bench: process.pid }, ['redis']);
+  const mon = monitorCpu({ api: s.api.pid, writer: s.writer.pid, realtime: s.realtime.pid, redis: s.redisPid, ...target.extraPids, 'load gen': gen.pid, bench: process.pid }, ['redis']);
   await waitForOutput(gen, /BENCH_OPEN sent/, (opts.durationS + 60) * 1000);
   const cpu = mon.stop();
   const committedPerS = (rowsOf(db) - rows0) / ((performance.now() - t0) / 1000);
@@ -236,11 +177,11 @@ export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: s
   const has = db.raw.prepare('SELECT 1 FROM bets WHERE id = ?');
   const ids = fs.readFileSync(cfg.idsFile, 'utf8').split('\n').filter(Boolean);
   const missingRows = ids.filter((id) => has.get(id) === undefined).length;
-  return { result, cpu, committedPerS, missingRows, pauses: paused, forks, writer: writerBetween(writer0, writer1) };
+  return { rate, result, cpu, committedPerS, missingRows, pauses: paused, forks, writer: writerBetween(writer0, writer1) };
 }
 
 export async function finalAccounting(s: Stack, db: Db) {
-  step('4/4 stopping the services; accounting and the integrity check');
+  step('stopping the services; accounting and the integrity check');
   const accepted = await acceptedOf(s);
   const refused = metricValue(await scrape(s.apiUrl), 'tapstack_bets_placed_total') - accepted;
   await s.api.stop();

@@ -26,8 +26,20 @@ export function cleanEnv(): Record<string, string> {
   return out;
 }
 
-export function start(name: string, command: string, args: string[], env: Record<string, string> = cleanEnv()): Child {
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface StartOptions {
+  /**
+   * Send stdout and stderr to this file instead of a pipe (nginx: Linux cannot open /dev/stdout on
+   * the socketpair Node gives a child); `output()` then reads the file's tail.
+   */
+  logFile?: string;
+  /** Start it in its own process group (a master with workers): the last-resort kill takes the group. */
+  group?: boolean;
+}
+
+export function start(name: string, command: string, args: string[], env: Record<string, string> = cleanEnv(), so: StartOptions = {}): Child {
+  const fd = so.logFile === undefined ? undefined : fs.openSync(so.logFile, 'a');
+  const child = spawn(command, args, { env, stdio: fd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd], detached: so.group === true });
+  if (fd !== undefined) fs.closeSync(fd);
   let out = '';
   // Keep the tail only: a chatty process must not grow the bench's memory.
   const keep = (d: Buffer) => {
@@ -44,13 +56,13 @@ export function start(name: string, command: string, args: string[], env: Record
     name,
     pid: child.pid,
     child,
-    output: () => out,
+    output: () => (so.logFile === undefined ? out : tail(so.logFile)),
     exited,
     stop: async (graceMs = 15_000) => {
       if (child.exitCode === null && child.signalCode === null) {
         process.kill(c.pid, 'SIGTERM');
         const timer = setTimeout(() => {
-          if (child.exitCode === null && child.signalCode === null) process.kill(c.pid, 'SIGKILL');
+          if (child.exitCode === null && child.signalCode === null) kill(c, 'SIGKILL');
         }, graceMs);
         const code = await exited;
         clearTimeout(timer);
@@ -59,9 +71,40 @@ export function start(name: string, command: string, args: string[], env: Record
       return exited;
     },
   };
+  if (so.group) groups.add(c.pid);
   running.add(c);
   void exited.then(() => running.delete(c));
   return c;
+}
+
+/** PIDs started as their own process group: a SIGKILL goes to the whole group. */
+const groups = new Set<number>();
+function kill(c: Child, signal: NodeJS.Signals): void {
+  process.kill(groups.has(c.pid) ? -c.pid : c.pid, signal);
+}
+
+function tail(file: string): string {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.length > 100_000 ? text.slice(-100_000) : text;
+  } catch {
+    return '';
+  }
+}
+
+/** The PIDs whose parent is `pid` (e.g. nginx's workers), from /proc. */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
 }
 
 /** A compiled Tapstack or bench script (path relative to dist/), with optional node flags. */
@@ -97,7 +140,7 @@ export function installCleanup(onSignal: () => Promise<void>): void {
   process.on('exit', () => {
     for (const c of running) {
       try {
-        process.kill(c.pid, 'SIGKILL');
+        kill(c, 'SIGKILL');
       } catch {
         /* already gone */
       }
@@ -164,15 +207,17 @@ export interface CpuUse {
  * snapshots) still accounts for a process that exits inside the window, like wrk at its end.
  * Processes named in `withChildren` are charged for the children they reap (their forks).
  */
-export function monitorCpu(pids: Record<string, number>, withChildren: string[] = [], everyMs = 250): { stop(): CpuUse } {
+export function monitorCpu(pids: Record<string, number | number[]>, withChildren: string[] = [], everyMs = 250): { stop(): CpuUse } {
   const first = new Map<string, { cpu: number; at: number }>();
   const last = new Map<string, { cpu: number; at: number }>();
   const machineFirst = { busy: machineBusySeconds(), at: performance.now() };
   const sample = () => {
     const at = performance.now();
-    for (const [name, pid] of Object.entries(pids)) {
-      const cpu = cpuSeconds(pid, withChildren.includes(name));
-      if (cpu === undefined) continue;
+    for (const [name, p] of Object.entries(pids)) {
+      // A group (nginx's master and workers) counts as one process: the sum of those alive.
+      const each = (Array.isArray(p) ? p : [p]).map((pid) => cpuSeconds(pid, withChildren.includes(name))).filter((x): x is number => x !== undefined);
+      if (each.length === 0) continue;
+      const cpu = each.reduce((a, b) => a + b, 0);
       if (!first.has(name)) first.set(name, { cpu, at });
       last.set(name, { cpu, at });
     }

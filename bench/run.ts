@@ -3,15 +3,21 @@
  *   1. bare koa + @koa/router under wrk (the ceiling any Koa endpoint could reach here);
  *   2. POST /api/bets saturated by wrk through the real API, Redis and writer: accepted/s with
  *      latency, and committed bets/s counted in SQLite over the same window;
- *   3. an open loop at 3,000 bets/s for 60 s: accept latency and tap-to-confirmation latency heard
- *      on socket.io clients of the real realtime service;
- *   4. accepted vs committed (nothing lost), the ledger integrity check, the balance cache.
+ *   3. an open loop at BENCH_RATE (3,000 bets/s) for 60 s: accept latency and tap-to-confirmation
+ *      latency heard on socket.io clients of the real realtime service;
+ *   4. the same open loop at BENCH_RELATIVE_SHARE (0.5) × the committed rate measured in 2;
+ *   5. 2 again and 6. 4 again through the front door: the rendered nginx config over TLS (edge.ts);
+ *   7. accepted vs committed (nothing lost), the ledger integrity check, the balance cache.
+ * BENCH_RUNS=N runs all of it N times and adds the median table (median.ts).
  * Settings: bench/README.md. Every process it starts is stopped by PID, also on failure.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDb } from '../services/shared/db/database.js';
+import { startEdge } from './edge.js';
+import { accountingOk, headline, type EdgeResults } from './headline.js';
+import { runMedian } from './median.js';
 import { finalAccounting, phaseBareKoa, phaseOpenLoop, phaseSaturated, profiles, STAKE, step, type BenchOptions } from './phases.js';
 import { installCleanup, machineLoad, stopAll } from './procs.js';
 import { printReport } from './report.js';
@@ -26,10 +32,20 @@ const envInt = (name: string, fallback: number) => {
   return Math.round(n);
 };
 
+const envShare = (name: string, fallback: number) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 2) throw new Error(`${name}=${raw}: expected a share such as 0.5`);
+  return n;
+};
+
 const durationS = envInt('BENCH_DURATION_S', 60);
 const opts: BenchOptions = {
   durationS,
   rate: envInt('BENCH_RATE', 3000),
+  relativeShare: envShare('BENCH_RELATIVE_SHARE', 0.5),
+  edge: process.env.BENCH_EDGE !== '0',
   saturatedS: envInt('BENCH_SATURATED_S', Math.min(30, durationS)),
   warmupS: envInt('BENCH_WARMUP_S', 3),
   players: envInt('BENCH_PLAYERS', 200),
@@ -60,34 +76,56 @@ async function cleanUp(): Promise<void> {
 
 async function main(): Promise<number> {
   if (!wrkAvailable()) throw new Error('wrk is not installed: apt-get install -y wrk');
+  if (opts.edge && !onPath('nginx')) throw new Error('nginx is not installed: apt-get install -y nginx (or BENCH_EDGE=0 to skip the front-door phases)');
   const busyBefore = await machineLoad();
   const dir = tempDir('tapstack-bench-load-');
   const bare = await phaseBareKoa(opts, dir);
   step('setting up: redis, migrate, players, sessions, market, api/writer/realtime');
-  const runSeconds = 2 * (opts.warmupS + opts.saturatedS) + opts.durationS + 120;
+  const runSeconds = 3 * (opts.warmupS + opts.saturatedS) + 3 * opts.durationS + 180;
   const stack = await startStack({ players: opts.players, funds: FUNDS, nodeArgs: opts.profile ? ['--cpu-prof'] : [], overrides, runSeconds, dataDir: tempDir('tapstack-bench-data-') });
   const db = openDb(stack.config.dbFile, { readonly: true });
   try {
-    const saturated = await phaseSaturated(opts, stack, db, dir);
-    const open = await phaseOpenLoop(opts, stack, db, dir);
+    const saturated = await phaseSaturated(opts, stack, db, dir, { label: '2' });
+    const fixed = await phaseOpenLoop(opts, stack, db, dir, { label: '3', rate: opts.rate, tag: 'fixed' });
+    const relativeRate = (opts.relativeShare ?? 0.5) * saturated.committedPerS;
+    const relative = await phaseOpenLoop(opts, stack, db, dir, { label: `4 (${opts.relativeShare} × ${Math.round(saturated.committedPerS)}/s)`, rate: relativeRate, tag: 'relative' });
+    let edge: EdgeResults | undefined;
+    if (opts.edge) {
+      step('setting up the front door: tapstack setup renders nginx.conf, nginx on free loopback ports');
+      const e = await startEdge(tempDir('tapstack-bench-edge-'), { api: stack.apiUrl, realtime: stack.realtimeUrl });
+      const via = { apiUrl: e.url, realtimeUrl: e.url, caFile: e.caFile, extraPids: { nginx: e.pids() } };
+      const edgeSat = await phaseSaturated(opts, stack, db, dir, { label: '5 through nginx', ...via });
+      const edgeOpen = await phaseOpenLoop(opts, stack, db, dir, { label: '6 through nginx', rate: relativeRate, tag: 'edge', ...via });
+      await e.child.stop();
+      edge = { lifted: e.lifted, saturated: edgeSat, open: edgeOpen };
+    }
     const final = await finalAccounting(stack, db);
-    printReport({ opts, overrides, stack, stake: STAKE, bare, saturated, open, final, profiles: opts.profile ? profiles(stack, saturated.window) : {}, busyBefore });
-    return final.lost === 0 && final.integrity.ok && open.missingRows === 0 ? 0 : 1;
+    const results = { bare, saturated, fixed, relative, ...(edge ? { edge } : {}), final };
+    printReport({ opts, overrides, stack, stake: STAKE, ...results, profiles: opts.profile ? profiles(stack, saturated.window) : {}, busyBefore });
+    const summaryFile = process.env.BENCH_SUMMARY_FILE;
+    if (summaryFile) fs.writeFileSync(summaryFile, JSON.stringify(headline(results, { players: stack.players.length, relativeShare: opts.relativeShare ?? 0.5, fixedRate: opts.rate })));
+    return accountingOk(results, stack.players.length) ? 0 : 1;
   } finally {
     db.close();
     stack.redis.disconnect();
   }
 }
 
-installCleanup(cleanUp);
-main().then(
-  async (code) => {
-    await cleanUp();
-    process.exit(code);
-  },
-  async (err: unknown) => {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-    await cleanUp();
-    process.exit(1);
-  },
-);
+const onPath = (cmd: string) => (process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, cmd)));
+
+const runs = envInt('BENCH_RUNS', 1);
+if (runs > 1) void runMedian(runs);
+else {
+  installCleanup(cleanUp);
+  main().then(
+    async (code) => {
+      await cleanUp();
+      process.exit(code);
+    },
+    async (err: unknown) => {
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      await cleanUp();
+      process.exit(1);
+    },
+  );
+}

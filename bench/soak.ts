@@ -93,7 +93,7 @@ async function main(): Promise<number> {
         samples.push({ s: Math.round((Date.now() - t0) / 1000), used });
       });
     }, 2000);
-    const open = await phaseOpenLoop(opts, stack, db, tempDir('tapstack-soak-load-'));
+    const open = await phaseOpenLoop(opts, stack, db, tempDir('tapstack-soak-load-'), { label: 'soak', rate: opts.rate, tag: 'soak' });
     clearInterval(sampler);
     const endLoad = { used: await info(stack, 'used_memory'), keys: await keysByPrefix(stack) };
     const final = await finalAccounting(stack, db);

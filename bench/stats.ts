@@ -32,3 +32,13 @@ export function table(rows: string[][], rightAligned: number[] = []): string {
     .map((r) => r.map((c, i) => (rightAligned.includes(i) ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ').trimEnd())
     .join('\n');
 }
+
+/** Median (mean of the two middle values for an even count), min and max of the finite values. */
+export function spread(values: number[]): { median: number; min: number; max: number; n: number } {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const n = v.length;
+  if (n === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 };
+  const mid = Math.floor(n / 2);
+  const median = n % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+  return { median, min: v[0] as number, max: v[n - 1] as number, n };
+}
