@@ -12,33 +12,17 @@
  * Settings: bench/README.md. Every process it starts is stopped by PID, also on failure.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { openDb } from '../services/shared/db/database.js';
 import { startEdge } from './edge.js';
 import { accountingOk, headline, type EdgeResults } from './headline.js';
 import { runMedian } from './median.js';
 import { finalAccounting, phaseBareKoa, phaseOpenLoop, phaseSaturated, profiles, STAKE, step, type BenchOptions } from './phases.js';
-import { installCleanup, machineLoad, stopAll } from './procs.js';
+import { installCleanup, machineLoad } from './procs.js';
 import { printReport } from './report.js';
+import { envInt, envShare, runDirs, serviceOverrides } from './options.js';
 import { startStack } from './stack.js';
 import { wrkAvailable } from './wrk.js';
-
-const envInt = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${raw}: expected a positive number`);
-  return Math.round(n);
-};
-
-const envShare = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0 || n > 2) throw new Error(`${name}=${raw}: expected a share such as 0.5`);
-  return n;
-};
 
 const durationS = envInt('BENCH_DURATION_S', 60);
 const opts: BenchOptions = {
@@ -58,21 +42,10 @@ const opts: BenchOptions = {
 /** Credit per player (10,000,000.00): no tap is ever refused for funds. */
 const FUNDS = 1_000_000_000;
 /** TAPSTACK_* in the caller's environment override the bench's service settings. */
-const overrides = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('TAPSTACK_') && v !== undefined)) as Record<string, string>;
+const overrides = serviceOverrides();
 
 /** Temporary directories of this run: removed at the end, also on failure, unless BENCH_KEEP=1. */
-const dirs: string[] = [];
-const tempDir = (prefix: string) => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
-
-async function cleanUp(): Promise<void> {
-  await stopAll();
-  if (opts.keep) step(`kept ${dirs.join(' and ')}`);
-  else for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-}
+const { tempDir, cleanUp } = runDirs(opts.keep, step);
 
 async function main(): Promise<number> {
   if (!wrkAvailable()) throw new Error('wrk is not installed: apt-get install -y wrk');

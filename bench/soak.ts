@@ -8,19 +8,11 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { openDb } from '../services/shared/db/database.js';
 import { finalAccounting, phaseOpenLoop, rowsOf, step, type BenchOptions } from './phases.js';
-import { installCleanup, stopAll } from './procs.js';
+import { installCleanup } from './procs.js';
+import { envInt, runDirs, serviceOverrides } from './options.js';
 import { startStack, type Stack } from './stack.js';
-
-const envInt = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${raw}: expected a positive number`);
-  return Math.round(n);
-};
 
 const opts: BenchOptions = {
   durationS: envInt('BENCH_SOAK_S', 300),
@@ -35,19 +27,9 @@ const opts: BenchOptions = {
   keep: process.env.BENCH_KEEP === '1',
   idempotencyKeys: true,
 };
-const overrides = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('TAPSTACK_') && v !== undefined)) as Record<string, string>;
-const dirs: string[] = [];
-const tempDir = (prefix: string) => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
-
-async function cleanUp(): Promise<void> {
-  await stopAll();
-  if (opts.keep) step(`kept ${dirs.join(' and ')}`);
-  else for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-}
+const overrides = serviceOverrides();
+/** Temporary directories of this run: removed at the end, also on failure, unless BENCH_KEEP=1. */
+const { tempDir, cleanUp } = runDirs(opts.keep, step);
 
 const info = async (s: Stack, field: string) => Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(await s.redis.info('memory'))?.[1] ?? Number.NaN);
 
