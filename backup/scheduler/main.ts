@@ -29,7 +29,7 @@ process.on('SIGUSR1', () => void scheduler.runNow('incremental'));
 process.on('SIGUSR2', () => void scheduler.runNow('drill'));
 
 const server = createServer(createProbeHandler({ metrics, ready: async () => scheduler.ready() }));
-server.listen(config.backup.port, config.backup.host, () => log.info({ address: server.address() }, 'backup probe listening'));
+server.listen(config.backup.port, config.workers.host, () => log.info({ address: server.address() }, 'backup probe listening'));
 
 lifecycle.onShutdown('stop probe listener', () => new Promise<void>((resolve) => server.close(() => resolve())));
 // A run cut short by the shutdown timeout is safe: nothing is listed until its manifest is written.

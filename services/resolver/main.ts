@@ -27,7 +27,7 @@ const loop = startLoop(() => resolver.runOnce(), { intervalMs: config.resolver.i
 const maxAgeMs = Math.max(10 * config.resolver.intervalMs, 10_000);
 const ready = () => resolverReadiness({ db, redis, now: Date.now, lastRunAt: resolver.status().lastRunAt, maxAgeMs });
 const probe = createServer(createProbeHandler({ metrics, ready }));
-probe.listen(config.resolver.port, config.resolver.host, () => log.info({ address: probe.address() }, 'resolver probe listening'));
+probe.listen(config.resolver.port, config.workers.host, () => log.info({ address: probe.address() }, 'resolver probe listening'));
 
 lifecycle.onShutdown('stop resolving', () => loop.stop());
 lifecycle.onShutdown('stop probe listener', () => new Promise<void>((resolve) => probe.close(() => resolve())));

@@ -27,7 +27,7 @@ log.info({ cron: config.integrityCron, next: task.getNextRun() }, 'integrity che
 
 const ready = () => checkReadiness({ db, redis, now: Date.now, service: 'scheduler' });
 const server = createServer(createProbeHandler({ metrics, ready }));
-server.listen(config.scheduler.port, config.scheduler.host, () => log.info({ address: server.address() }, 'scheduler probe listening'));
+server.listen(config.scheduler.port, config.workers.host, () => log.info({ address: server.address() }, 'scheduler probe listening'));
 
 lifecycle.onShutdown('stop cron', () => task.stop());
 lifecycle.onShutdown('stop probe listener', () => new Promise<void>((resolve) => server.close(() => resolve())));
