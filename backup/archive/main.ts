@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import cron from 'node-cron';
 import { createLifecycle } from '../../services/shared/lifecycle.js';
 import { createProbeHandler } from '../../services/shared/probe-server.js';
-import { bootConfig, openPrimaryDb } from '../../services/shared/service.js';
+import { bootConfig, openPrimaryDb } from '../../services/shared/boot.js';
 import { runArchiver } from './archiver.js';
 import { createArchiveMetrics, refreshArchiveMetrics } from './metrics.js';
 import { archiveSetup } from './setup.js';

@@ -18,7 +18,7 @@ import { installPublicKey } from '../../backup/engine/install-keys.js';
 import { openEntry, type CatalogEntry } from '../../backup/engine/catalog.js';
 import { createCliProgress, silentProgress, type Progress } from '../../backup/engine/progress.js';
 import { pruneTargets } from '../../backup/engine/prune.js';
-import { renderCreate, renderList, renderPlan, renderPrune, renderRestore, renderVerify } from '../../backup/engine/render.js';
+import { renderCreate, renderList, renderPlan, renderPrune, renderRestore, renderVerify } from '../../backup/engine/report-text.js';
 import { restoreBackup } from '../../backup/engine/restore.js';
 import { loadBackupSettings, selectTargets, type BackupSettings } from '../../backup/engine/settings.js';
 import { closeTarget, openTarget } from '../../backup/engine/targets.js';

@@ -7,8 +7,8 @@ import { createTickStore } from '../shared/market/tick-store.js';
 import { createMetrics } from '../shared/metrics.js';
 import { createProbeHandler } from '../shared/probe-server.js';
 import { createRedis } from '../shared/redis.js';
-import { bootConfig, openPrimaryDb } from '../shared/service.js';
-import { resolverReadiness } from './database.js';
+import { bootConfig, openPrimaryDb } from '../shared/boot.js';
+import { resolverReadiness } from './readiness.js';
 import { createResolverMetrics } from './metrics.js';
 import { createResolver } from './resolver.js';
 

@@ -5,7 +5,7 @@ import cron from 'node-cron';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMetrics, registerCertificateExpiry } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
-import { bootConfig, openPrimaryDb } from '../shared/service.js';
+import { bootConfig, openPrimaryDb } from '../shared/boot.js';
 import { createIntegrityJob } from './integrity-job.js';
 import { createProbeHandler } from '../shared/probe-server.js';
 import { checkReadiness } from '../shared/readiness.js';

@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import { createLifecycle } from '../../services/shared/lifecycle.js';
 import { createProbeHandler } from '../../services/shared/probe-server.js';
-import { bootConfig } from '../../services/shared/service.js';
+import { bootConfig } from '../../services/shared/boot.js';
 import { createBackupScheduler } from './jobs.js';
 import { startContinuous } from './continuous.js';
 import { createBackupMetrics } from './metrics.js';
