@@ -17,7 +17,7 @@ import { createLogger } from '../services/shared/logger.js';
 import type { Quote, QuoteCell } from '../services/shared/market/quote-store.js';
 import { createRedis, type Redis } from '../services/shared/redis.js';
 import { createSessionStore } from '../services/shared/sessions.js';
-import { renderRedisConf } from '../cli/setup/render.js';
+import { renderRedisConf } from '../cli/setup/templates.js';
 import { closeBreaker, publishTestQuote } from '../test/helpers/market-fixture.js';
 import { freePort, waitFor } from '../test/helpers/ports.js';
 import { cleanEnv, start, startNode, waitForOutput, type Child } from './procs.js';

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, logLevelFor } from '../services/shared/config.js';
 import { createLogger } from '../services/shared/logger.js';
+import { createEventProtocol } from './event-protocol.js';
 import { createHealthMetrics } from './health-metrics.js';
 import { probeFor, runLivenessProbe, runProbe } from './probes.js';
 import { stopRedisGracefully } from './redis-stop.js';
@@ -57,81 +58,56 @@ const supervision = createSupervision({
 /** supervisord refuses every XML-RPC call while it shuts down. */
 const shuttingDown = (err: Error) => /SHUTDOWN_STATE/.test(err.message);
 
-// Read while supervisord still answers: during its shutdown it cannot be asked any more.
-let redisStopWaitSeconds = 60;
-const readStopWait = () =>
-  supervisor.allConfigInfo().then(
-    (infos) => void (redisStopWaitSeconds = infos.find((c) => c.name === 'redis')?.stopwaitsecs ?? redisStopWaitSeconds),
-    () => undefined,
-  );
-
-let redisStopping: Promise<void> | undefined;
-async function onRedisStopping(): Promise<void> {
-  await stopRedisGracefully({
-    config,
-    log,
-    stopWaitSeconds: redisStopWaitSeconds,
-    stopping: () =>
-      supervisor.processInfo('redis').then(
-        (p) => p.statename === 'STOPPING',
-        (err: Error) => (shuttingDown(err) ? undefined : false),
+/** Stops Redis gracefully once on its PROCESS_STATE_STOPPING, with supervisord's stop wait for it. */
+function createRedisStopper() {
+  let stopWaitSeconds = 60;
+  let stopping: Promise<void> | undefined;
+  return {
+    /** Read while supervisord still answers: during its shutdown it cannot be asked any more. */
+    readStopWait: () =>
+      supervisor.allConfigInfo().then(
+        (infos) => void (stopWaitSeconds = infos.find((c) => c.name === 'redis')?.stopwaitsecs ?? stopWaitSeconds),
+        () => undefined,
       ),
-  });
+    /** In the background: the event must be acknowledged for supervisord to go on. */
+    start(): void {
+      if (stopping) return;
+      stopping = stopRedisGracefully({
+        config,
+        log,
+        stopWaitSeconds,
+        stopping: () =>
+          supervisor.processInfo('redis').then(
+            (p) => p.statename === 'STOPPING',
+            (err: Error) => (shuttingDown(err) ? undefined : false),
+          ),
+      })
+        .catch((err: Error) => log.warn({ err: err.message }, 'stopping Redis gracefully failed'))
+        .finally(() => (stopping = undefined));
+    },
+  };
 }
+const redisStopper = createRedisStopper();
 
 async function handle(eventName: string, payload: string): Promise<void> {
   if (eventName.startsWith('TICK')) return supervision.tick();
   const name = /processname:(\S+)/.exec(payload)?.[1];
-  if (eventName === 'PROCESS_STATE_STOPPING' && name === 'redis' && !redisStopping) {
-    // In the background: the event must be acknowledged for supervisord to go on.
-    redisStopping = onRedisStopping()
-      .catch((err: Error) => log.warn({ err: err.message }, 'stopping Redis gracefully failed'))
-      .finally(() => (redisStopping = undefined));
-  }
+  if (eventName === 'PROCESS_STATE_STOPPING' && name === 'redis') redisStopper.start();
   if (eventName === 'PROCESS_STATE_FATAL') log.error({ program: name }, 'program is FATAL (it could not be kept running): the listener starts it again with a back-off');
 }
 
-let buffer = Buffer.alloc(0);
-let busy = false;
-const ready = () => process.stdout.write('READY\n');
+async function failed(err: Error, eventName: string): Promise<void> {
+  // supervisord shutting down (it refuses calls, then its socket goes) is ordinary: skip quietly.
+  const stopping = shuttingDown(err) || (await supervisor.state().then((s) => s !== 'RUNNING', () => true));
+  if (stopping) log.debug({ err: err.message, eventName }, 'supervisord is stopping: event skipped');
+  else log.warn({ err: err.message, eventName }, 'event handling failed');
+}
 
-process.stdin.on('data', (chunk: Buffer) => {
-  buffer = Buffer.concat([buffer, chunk]);
-  void drain();
-});
+const events = createEventProtocol({ handle, failed, write: (text) => process.stdout.write(text), afterEvent: () => void redisStopper.readStopWait() });
+process.stdin.on('data', (chunk: Buffer) => events.feed(chunk));
 // supervisord stops its listener last, with SIGTERM: an ordinary stop, nothing to report.
 process.on('SIGTERM', () => process.exit(0));
 process.stdin.on('end', () => process.exit(0));
 
-async function drain(): Promise<void> {
-  if (busy) return;
-  busy = true;
-  try {
-    for (;;) {
-      const nl = buffer.indexOf('\n');
-      if (nl < 0) return;
-      const header = buffer.subarray(0, nl).toString();
-      const len = Number(/len:(\d+)/.exec(header)?.[1] ?? 0);
-      if (buffer.length < nl + 1 + len) return;
-      const payload = buffer.subarray(nl + 1, nl + 1 + len).toString();
-      buffer = buffer.subarray(nl + 1 + len);
-      const eventName = /eventname:(\S+)/.exec(header)?.[1] ?? '';
-      try {
-        await handle(eventName, payload);
-      } catch (err) {
-        // supervisord shutting down (it refuses calls, then its socket goes) is ordinary: skip quietly.
-        const stopping = shuttingDown(err as Error) || (await supervisor.state().then((s) => s !== 'RUNNING', () => true));
-        if (stopping) log.debug({ err: (err as Error).message, eventName }, 'supervisord is stopping: event skipped');
-        else log.warn({ err: (err as Error).message, eventName }, 'event handling failed');
-      }
-      process.stdout.write('RESULT 2\nOK');
-      void readStopWait();
-ready();
-    }
-  } finally {
-    busy = false;
-  }
-}
-
-void readStopWait();
-ready();
+void redisStopper.readStopWait();
+events.ready();

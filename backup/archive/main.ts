@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import cron from 'node-cron';
 import { createLifecycle } from '../../services/shared/lifecycle.js';
 import { createProbeHandler } from '../../services/shared/probe-server.js';
-import { bootConfig, openPrimaryDb } from '../../services/shared/service.js';
+import { bootConfig, openPrimaryDb } from '../../services/shared/boot.js';
 import { runArchiver } from './archiver.js';
 import { createArchiveMetrics, refreshArchiveMetrics } from './metrics.js';
 import { archiveSetup } from './setup.js';
@@ -42,7 +42,7 @@ process.on('SIGUSR1', runNow);
 setTimeout(runNow, 5_000).unref(); // resume a run a restart interrupted without waiting for the schedule
 
 const server = createServer(createProbeHandler({ metrics, ready: async () => ({ ok: db.raw.open, checks: { database: { ok: db.raw.open } } }) }));
-server.listen(config.archive.port, config.archive.host, () => log.info({ address: server.address() }, 'archiver probe listening'));
+server.listen(config.archive.port, config.workers.host, () => log.info({ address: server.address() }, 'archiver probe listening'));
 
 lifecycle.onShutdown('stop schedule', () => task.stop());
 lifecycle.onShutdown('stop probe listener', () => new Promise<void>((resolve) => server.close(() => resolve())));

@@ -149,6 +149,7 @@ function baseManifest(opts: CreateOptions, snap: StagedSnapshot, spec: Encryptio
   };
 }
 
+/** One backup of the staged snapshot to one target; never throws (a failure is the result). */
 async function backupToTarget(
   opts: CreateOptions,
   t: TargetSettings,
@@ -166,66 +167,13 @@ async function backupToTarget(
   let target: Target | undefined;
   try {
     target = openTarget(t, { log, tmpDir: path.join(opts.config.backup.stagingDir, 'tmp') });
-    // Our own key is the trusted one: a manifest someone planted is never taken as "previous".
-    const catalog = await loadCatalog(target, { trust: { keys: [keys.publicKey], source: 'this installation' } });
-    for (const d of catalog.damaged) result.notes.push(`ignored unreadable manifest ${d.key}: ${d.error}`);
-    const good = catalog.entries.filter((e) => e.signature !== 'bad');
-    for (const e of catalog.entries) if (e.signature === 'bad') result.notes.push(`ignored backup ${e.id}: its signature does not verify against this installation's signing key (planted, or from another installation)`);
-    const previous = good.at(-1)?.summary;
-    const encryption = { recipients: spec.recipients, passphrase: spec.passphrase !== undefined };
-    const rekey = previous !== undefined && !sameEncryption(previous.encryption, encryption);
-    if (rekey) result.notes.push('the encryption recipients changed since the previous backup: every chunk of this backup is encrypted and uploaded again');
-    if (good.length && !good.some((e) => e.summary.dedupKeyId === keys.dedupKeyId)) {
-      result.notes.push(
-        good.some((e) => e.summary.format === MANIFEST_FORMAT)
-          ? 'the dedup key changed since the previous backup: every chunk is uploaded again under its new keyed name (once)'
-          : 'first format-2 backup on this target: chunks are now stored under keyed names, so every chunk is uploaded again, once; the format-1 chunks stay until prune retires the format-1 backups',
-      );
-    }
+    const run: TargetRun = { opts, name: t.name, target, spec, keys, progress, result };
+    const { good, previous, rekey } = await readPrevious(run);
     await storeDedupKey(target, keys, spec, rekey);
+    const plan = await planChunks(run, snap, good, rekey);
+    const stored = await readBack(run, plan);
 
-    // The stored form of each chunk object, as most recently recorded (newest backup wins).
-    const recorded = new Map<string, StoredInfo>();
-    for (const e of good) for (const [key, stored] of e.summary.objects) recorded.set(key, stored);
-    const known = knownChunks(good);
-    const listed = new Map((await target.list('chunks/')).map((o) => [o.key, o.size]));
-
-    // Each distinct chunk once, wherever it occurs, by the object it is stored as.
-    const unique = new Map<string, { file: string; offset: number; size: number }>();
-    for (const f of snap.files) for (const c of f.chunks) if (!unique.has(objectOf(c))) unique.set(objectOf(c), { file: f.path, offset: c.offset, size: c.size });
-
-    const toUpload: string[] = [];
-    const toCheck: string[] = [];
-    for (const key of unique.keys()) {
-      const size = listed.get(key);
-      const rec = recorded.get(key);
-      // Present = listed with a size some manifest recorded. A listed chunk no manifest knows is
-      // garbage of an interrupted run (its key may be intact, but nothing vouches for it): overwrite.
-      if (rekey || size === undefined || !rec || !known.get(key)?.sizes.has(size)) toUpload.push(key);
-      else if (opts.kind === 'full') toCheck.push(key);
-      else result.reusedChunks += 1;
-    }
-
-    const stored = new Map<string, StoredInfo>();
-    if (toCheck.length) {
-      const bytes = toCheck.reduce((n, sha) => n + (recorded.get(sha)?.size ?? 0), 0);
-      const task = progress.task(`${t.name}: read back`, bytes);
-      await mapLimit(toCheck, opts.concurrency ?? 4, async (key) => {
-        const got = await hashObject(target as Target, key).catch(() => undefined);
-        task.add(got?.size ?? 0);
-        if (got && known.get(key)?.hashes.has(got.sha256)) {
-          stored.set(key, got);
-          result.reusedChunks += 1;
-        } else {
-          toUpload.push(key);
-          result.healedChunks += 1;
-        }
-      });
-      task.done();
-      if (result.healedChunks) result.notes.push(`${result.healedChunks} stored chunk(s) were missing or damaged and were uploaded again`);
-    }
-
-    if (previous && toUpload.length === 0 && previous.contentId === base.contentId && !rekey) {
+    if (previous && plan.toUpload.length === 0 && previous.contentId === base.contentId && !rekey) {
       result.status = 'unchanged';
       result.id = previous.id;
       result.notes.push(`nothing changed since backup ${previous.id}: nothing uploaded`);
@@ -233,43 +181,10 @@ async function backupToTarget(
       return result;
     }
 
-    const uploadBytes = toUpload.reduce((n, sha) => n + (unique.get(sha)?.size ?? 0), 0);
-    const task = progress.task(`${t.name}: upload`, uploadBytes);
-    await mapLimit(toUpload, opts.concurrency ?? 4, async (key) => {
-      const where = unique.get(key) as { file: string; offset: number; size: number };
-      const plain = await readChunk(where.file, where.offset, where.size);
-      const { ciphertext } = await encryptChunk(spec, plain);
-      const info = await putVerified(target as Target, key, ciphertext);
-      stored.set(key, info);
-      result.uploadedChunks += 1;
-      result.uploadedBytes += info.size;
-      task.add(where.size);
-      opts.onChunkUploaded?.(t.name, key);
-    });
-    task.done(`${result.uploadedChunks} chunk(s) uploaded, ${result.reusedChunks} already there`);
-
-    const now = (opts.now ?? Date.now)();
-    const id = newBackupId(opts.kind, now);
-    const chunkInfo = (key: string): ManifestChunk['stored'] => {
-      const s = stored.get(key) ?? recorded.get(key);
-      if (!s) throw new Error(`internal: no stored form for chunk ${key}`);
-      return s;
-    };
-    const manifest: TapstackManifest = {
-      ...base,
-      id,
-      createdAt: new Date(now).toISOString(),
-      target: t.name,
-      ...(previous ? { previous: previous.id } : {}),
-      files: snap.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, mode: f.mode, chunks: f.chunks.map((c) => ({ sha256: c.sha256, id: c.id, size: c.size, stored: chunkInfo(objectOf(c)) })) })),
-      uploadedChunks: result.uploadedChunks,
-      uploadedBytes: result.uploadedBytes,
-      notes: [...base.notes, ...result.notes],
-    };
-    await writeSignedManifest(target, manifest, spec, keys);
+    await uploadChunks(run, plan, stored);
+    result.id = await writeManifest(run, snap, base, previous, (key) => stored.get(key) ?? plan.recorded.get(key));
     result.status = 'created';
-    result.id = id;
-    log.info({ id, uploadedChunks: result.uploadedChunks, uploadedBytes: result.uploadedBytes, reused: result.reusedChunks }, 'backup created');
+    log.info({ id: result.id, uploadedChunks: result.uploadedChunks, uploadedBytes: result.uploadedBytes, reused: result.reusedChunks }, 'backup created');
     return result;
   } catch (err) {
     const e = err as { code?: unknown };
@@ -280,6 +195,149 @@ async function backupToTarget(
     result.durationMs = Math.round(performance.now() - started);
     await closeTarget(target);
   }
+}
+
+/** What every step of one target's backup shares; the steps add to `result`. */
+interface TargetRun {
+  opts: CreateOptions;
+  name: string;
+  target: Target;
+  spec: EncryptionSpec;
+  keys: InstallKeys;
+  progress: Progress;
+  result: TargetResult;
+}
+
+type CatalogEntry = Awaited<ReturnType<typeof loadCatalog>>['entries'][number];
+type ChunkPlace = { file: string; offset: number; size: number };
+
+interface ChunkPlan {
+  /** Each distinct chunk once, wherever it occurs, by the object it is stored as. */
+  unique: Map<string, ChunkPlace>;
+  /** The stored form of each chunk object, as most recently recorded (newest backup wins). */
+  recorded: Map<string, StoredInfo>;
+  known: ReturnType<typeof knownChunks>;
+  toUpload: string[];
+  /** Present chunks a full backup reads back before trusting them. */
+  toCheck: string[];
+}
+
+/** The target's trusted backups, the newest of them, and whether the encryption changed since. */
+async function readPrevious(run: TargetRun): Promise<{ good: CatalogEntry[]; previous: CatalogEntry['summary'] | undefined; rekey: boolean }> {
+  const { result, keys, spec } = run;
+  // Our own key is the trusted one: a manifest someone planted is never taken as "previous".
+  const catalog = await loadCatalog(run.target, { trust: { keys: [keys.publicKey], source: 'this installation' } });
+  for (const d of catalog.damaged) result.notes.push(`ignored unreadable manifest ${d.key}: ${d.error}`);
+  const good = catalog.entries.filter((e) => e.signature !== 'bad');
+  for (const e of catalog.entries) if (e.signature === 'bad') result.notes.push(`ignored backup ${e.id}: its signature does not verify against this installation's signing key (planted, or from another installation)`);
+  const previous = good.at(-1)?.summary;
+  const encryption = { recipients: spec.recipients, passphrase: spec.passphrase !== undefined };
+  const rekey = previous !== undefined && !sameEncryption(previous.encryption, encryption);
+  if (rekey) result.notes.push('the encryption recipients changed since the previous backup: every chunk of this backup is encrypted and uploaded again');
+  if (good.length && !good.some((e) => e.summary.dedupKeyId === keys.dedupKeyId)) {
+    result.notes.push(
+      good.some((e) => e.summary.format === MANIFEST_FORMAT)
+        ? 'the dedup key changed since the previous backup: every chunk is uploaded again under its new keyed name (once)'
+        : 'first format-2 backup on this target: chunks are now stored under keyed names, so every chunk is uploaded again, once; the format-1 chunks stay until prune retires the format-1 backups',
+    );
+  }
+  return { good, previous, rekey };
+}
+
+/** Which chunks to upload, which to read back (full), which to reuse as they are (incremental). */
+async function planChunks(run: TargetRun, snap: StagedSnapshot, good: CatalogEntry[], rekey: boolean): Promise<ChunkPlan> {
+  const recorded = new Map<string, StoredInfo>();
+  for (const e of good) for (const [key, stored] of e.summary.objects) recorded.set(key, stored);
+  const known = knownChunks(good);
+  const listed = new Map((await run.target.list('chunks/')).map((o) => [o.key, o.size]));
+  const unique = new Map<string, ChunkPlace>();
+  for (const f of snap.files) for (const c of f.chunks) if (!unique.has(objectOf(c))) unique.set(objectOf(c), { file: f.path, offset: c.offset, size: c.size });
+
+  const toUpload: string[] = [];
+  const toCheck: string[] = [];
+  for (const key of unique.keys()) {
+    const size = listed.get(key);
+    const rec = recorded.get(key);
+    // Present = listed with a size some manifest recorded. A listed chunk no manifest knows is
+    // garbage of an interrupted run (its key may be intact, but nothing vouches for it): overwrite.
+    if (rekey || size === undefined || !rec || !known.get(key)?.sizes.has(size)) toUpload.push(key);
+    else if (run.opts.kind === 'full') toCheck.push(key);
+    else run.result.reusedChunks += 1;
+  }
+  return { unique, recorded, known, toUpload, toCheck };
+}
+
+/** Read back the chunks to check: a good one is reused, a missing or damaged one joins the uploads. */
+async function readBack(run: TargetRun, plan: ChunkPlan): Promise<Map<string, StoredInfo>> {
+  const { result } = run;
+  const stored = new Map<string, StoredInfo>();
+  if (!plan.toCheck.length) return stored;
+  const bytes = plan.toCheck.reduce((n, sha) => n + (plan.recorded.get(sha)?.size ?? 0), 0);
+  const task = run.progress.task(`${run.name}: read back`, bytes);
+  await mapLimit(plan.toCheck, run.opts.concurrency ?? 4, async (key) => {
+    const got = await hashObject(run.target, key).catch(() => undefined);
+    task.add(got?.size ?? 0);
+    if (got && plan.known.get(key)?.hashes.has(got.sha256)) {
+      stored.set(key, got);
+      result.reusedChunks += 1;
+    } else {
+      plan.toUpload.push(key);
+      result.healedChunks += 1;
+    }
+  });
+  task.done();
+  if (result.healedChunks) result.notes.push(`${result.healedChunks} stored chunk(s) were missing or damaged and were uploaded again`);
+  return stored;
+}
+
+/** Encrypt and upload (verified) every chunk to upload, recording its stored form in `stored`. */
+async function uploadChunks(run: TargetRun, plan: ChunkPlan, stored: Map<string, StoredInfo>): Promise<void> {
+  const { result } = run;
+  const uploadBytes = plan.toUpload.reduce((n, sha) => n + (plan.unique.get(sha)?.size ?? 0), 0);
+  const task = run.progress.task(`${run.name}: upload`, uploadBytes);
+  await mapLimit(plan.toUpload, run.opts.concurrency ?? 4, async (key) => {
+    const where = plan.unique.get(key) as ChunkPlace;
+    const plain = await readChunk(where.file, where.offset, where.size);
+    const { ciphertext } = await encryptChunk(run.spec, plain);
+    const info = await putVerified(run.target, key, ciphertext);
+    stored.set(key, info);
+    result.uploadedChunks += 1;
+    result.uploadedBytes += info.size;
+    task.add(where.size);
+    run.opts.onChunkUploaded?.(run.name, key);
+  });
+  task.done(`${result.uploadedChunks} chunk(s) uploaded, ${result.reusedChunks} already there`);
+}
+
+/** The signed manifest of this backup, written last (the backup exists once it is there); its id. */
+async function writeManifest(
+  run: TargetRun,
+  snap: StagedSnapshot,
+  base: BaseManifest,
+  previous: CatalogEntry['summary'] | undefined,
+  storedForm: (key: string) => StoredInfo | undefined,
+): Promise<string> {
+  const { result } = run;
+  const now = (run.opts.now ?? Date.now)();
+  const id = newBackupId(run.opts.kind, now);
+  const chunkInfo = (key: string): ManifestChunk['stored'] => {
+    const s = storedForm(key);
+    if (!s) throw new Error(`internal: no stored form for chunk ${key}`);
+    return s;
+  };
+  const manifest: TapstackManifest = {
+    ...base,
+    id,
+    createdAt: new Date(now).toISOString(),
+    target: run.name,
+    ...(previous ? { previous: previous.id } : {}),
+    files: snap.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, mode: f.mode, chunks: f.chunks.map((c) => ({ sha256: c.sha256, id: c.id, size: c.size, stored: chunkInfo(objectOf(c)) })) })),
+    uploadedChunks: result.uploadedChunks,
+    uploadedBytes: result.uploadedBytes,
+    notes: [...base.notes, ...result.notes],
+  };
+  await writeSignedManifest(run.target, manifest, run.spec, run.keys);
+  return id;
 }
 
 /** Staged with the dedup key, every chunk has its keyed id. */

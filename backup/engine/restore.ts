@@ -248,7 +248,29 @@ async function execute(o: RestoreOptions, plan: RestorePlan, chosen: Chosen, rep
   const latest = MIGRATIONS.at(-1)?.id ?? 0;
   if (m.schemaVersion > latest) throw new BackupError('backup-newer-than-build', plan.warnings.find((w) => w.includes('newer than this build')) ?? 'backup schema newer than this build', 1);
 
-  // 1. Nobody may be using this data directory (services.ts says what counts as evidence).
+  const stopped: string[] = [];
+  try {
+    await stopAndRefuseIfRunning(o, m, progress, stopped);
+    await restoreFiles(o, o.spec, plan, chosen, m, progress, report);
+    migrateAndProve(o, report);
+    fs.writeFileSync(path.join(plan.rollbackDir, 'restore-report.json'), `${JSON.stringify({ ...report, done: true }, null, 2)}\n`, { mode: 0o600 });
+    await o.afterSwap?.();
+    report.done = true;
+    log.info({ id: m.id, target: plan.target, rollback: plan.rollbackDir, head: report.integrity?.head }, 'restore complete');
+  } finally {
+    if (stopped.length && o.stopServices) await restartStopped(o, stopped, report);
+  }
+  return report;
+}
+
+type Manifest = NonNullable<Chosen['manifest']>;
+
+/**
+ * Step 1: nobody may be using this data directory (services.ts says what counts as evidence).
+ * With --stop-services the AIO programs are stopped first; each is added to `stopped` before the
+ * call, so a stop that fails half-way still restarts them.
+ */
+async function stopAndRefuseIfRunning(o: RestoreOptions, m: Manifest, progress: Progress, stopped: string[]): Promise<void> {
   const where = {
     dataDir: o.config.dataDir,
     dbFile: o.config.dbFile,
@@ -258,88 +280,100 @@ async function execute(o: RestoreOptions, plan: RestorePlan, chosen: Chosen, rep
     ignoreDirs: [o.runDir, scratchDir(o.config)],
   };
   const state = await inspectApp(where);
-  const stopped: string[] = [];
-  try {
-    if (o.stopServices && state.supervisor.reachable) {
-      const names: string[] = [...APP_PROGRAMS].filter((p) => state.supervisor.running.includes(p));
-      if (m.files.some((f) => f.name === RDB_NAME) && state.supervisor.redisRunning) names.push('redis'); // after its clients
-      if (names.length) {
-        progress.note(`stopping ${names.join(', ')} through supervisord...`);
-        stopped.push(...names); // before the call: a stop that fails half-way still restarts them
-        await stopPrograms(o.runDir, names);
-      }
-    }
-    const after = stopped.length ? await inspectApp(where) : state;
-    const { blocking, overridable } = runningReasons(after, { trustSupervisor: stopped.length > 0 || after.supervisor.reachable });
-    // --force overrides only what may be stale (heartbeats, a working directory), never a process
-    // that has the files open, a held lock or supervisord.
-    const reasons = o.force ? blocking : [...blocking, ...overridable];
-    if (reasons.length) {
-      const hint = blocking.length
-        ? 'stop it first (AIO: add --stop-services; compose: `docker compose stop` the app services)'
-        : 'stop it first if it runs elsewhere (compose: `docker compose stop` the app services), or pass --force if these records are stale';
-      throw new BackupError('app-running', `refusing to restore while the app may be running on ${o.config.dataDir} (${reasons.join('; ')}): ${hint}`, 1, { blocking, overridable });
-    }
-
-    // 2. Decrypt into a temp dir on the data volume (same filesystem: the swap is rename(2)).
-    fs.mkdirSync(o.config.dataDir, { recursive: true, mode: 0o700 });
-    // Left by an interrupted restore (we hold the lock: nobody else is using them).
-    for (const e of fs.readdirSync(o.config.dataDir)) if (/^\.restore-\d{8}T\d{6}Z$/.test(e)) fs.rmSync(path.join(o.config.dataDir, e), { recursive: true, force: true });
-    const tmp = path.join(o.config.dataDir, `.restore-${compactTime(Date.now())}`);
-    fs.mkdirSync(tmp, { mode: 0o700 });
-    try {
-      const known = knownChunks(chosen.catalog.entries);
-      await materialize({ target: chosen.target, manifest: m, known, spec: o.spec, destDir: tmp, progress, onProblem: 'throw', only: (n) => plan.files.some((f) => f.name === n && f.dest !== undefined) });
-
-      // 3. Check the restored copy as the drill does, before it replaces anything.
-      progress.note('checking the restored copy (integrity_check, ledger hash chain, RDB)...');
-      const drill = await drillChecks(tmp, m);
-      if (!drill.ok) throw new BackupError('restored-copy-failed-checks', `the restored copy of ${m.id} failed its checks; nothing was changed: ${drill.problems.join('; ')}`);
-      if (o.pitr && o.at !== undefined) {
-        progress.note(`replaying continuous (WAL) changes up to ${iso(o.at)}...`);
-        // Fails here (nothing swapped yet) when the chain cannot reach --at, unless --accept-gap.
-        const r = await o.pitr.replay(chosen.target, m, path.join(tmp, DB_NAME), o.at, o.spec, { acceptGap: Boolean(o.acceptGap) });
-        plan.restoresTo = r.replayedUntil;
-        delete plan.shortfall;
-        report.warnings = report.warnings.filter((w) => !/^(the WAL chain|a WAL|the requested time)/.test(w));
-        if (r.shortfall) {
-          plan.shortfall = r.shortfall;
-          report.shortfall = r.shortfall;
-          report.warnings.push(`PARTIAL RESTORE (--accept-gap): restored the state of ${iso(r.shortfall.reachedAt)}, not the requested ${iso(o.at)}: ${describeShortfall(r.shortfall)}`);
-        }
-      }
-
-      // 4. Swap, keeping what is replaced.
-      progress.note(`swapping files; the previous ones go to ${plan.rollbackDir}`);
-      swapIn(o, plan, tmp, m, report);
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-
-    // 5. Bring the schema up to this build, then prove the ledger.
-    const db = openDb(o.config.dbFile, { synchronous: o.config.sqlite.synchronous });
-    try {
-      report.migrationsApplied = migrate(db);
-      const integrity = checkIntegrity(db);
-      report.integrity = { ok: integrity.ok, rows: integrity.rows, accounts: integrity.accounts, head: integrity.head, problemCount: integrity.problemCount };
-      if (!integrity.ok) report.warnings.push(`the ledger integrity check of the restored database found ${integrity.problemCount} problem(s): run \`tapstack integrity check\``);
-      db.checkpoint();
-    } finally {
-      db.close();
-    }
-    fs.writeFileSync(path.join(plan.rollbackDir, 'restore-report.json'), `${JSON.stringify({ ...report, done: true }, null, 2)}\n`, { mode: 0o600 });
-    await o.afterSwap?.();
-    report.done = true;
-    log.info({ id: m.id, target: plan.target, rollback: plan.rollbackDir, head: report.integrity?.head }, 'restore complete');
-  } finally {
-    if (stopped.length && o.stopServices) {
-      const order = stopped.includes('redis') ? ['redis', ...stopped.filter((p) => p !== 'redis')] : stopped;
-      const failed = await startPrograms(o.runDir, order);
-      report.restartedPrograms = stopped.filter((p) => !failed.some((f) => f.startsWith(`${p}:`)));
-      for (const f of failed) report.warnings.push(`could not start ${f}`);
+  if (o.stopServices && state.supervisor.reachable) {
+    const names: string[] = [...APP_PROGRAMS].filter((p) => state.supervisor.running.includes(p));
+    if (m.files.some((f) => f.name === RDB_NAME) && state.supervisor.redisRunning) names.push('redis'); // after its clients
+    if (names.length) {
+      progress.note(`stopping ${names.join(', ')} through supervisord...`);
+      stopped.push(...names);
+      await stopPrograms(o.runDir, names);
     }
   }
-  return report;
+  const after = stopped.length ? await inspectApp(where) : state;
+  const { blocking, overridable } = runningReasons(after, { trustSupervisor: stopped.length > 0 || after.supervisor.reachable });
+  // --force overrides only what may be stale (heartbeats, a working directory), never a process
+  // that has the files open, a held lock or supervisord.
+  const reasons = o.force ? blocking : [...blocking, ...overridable];
+  if (reasons.length) {
+    const hint = blocking.length
+      ? 'stop it first (AIO: add --stop-services; compose: `docker compose stop` the app services)'
+      : 'stop it first if it runs elsewhere (compose: `docker compose stop` the app services), or pass --force if these records are stale';
+    throw new BackupError('app-running', `refusing to restore while the app may be running on ${o.config.dataDir} (${reasons.join('; ')}): ${hint}`, 1, { blocking, overridable });
+  }
+}
+
+/** Steps 2-4: decrypt into a temp dir on the data volume, check it (and replay the WAL), swap it in. */
+async function restoreFiles(o: RestoreOptions, spec: DecryptionSpec, plan: RestorePlan, chosen: Chosen, m: Manifest, progress: Progress, report: RestoreReport): Promise<void> {
+  // Same filesystem as the data: the swap is rename(2).
+  fs.mkdirSync(o.config.dataDir, { recursive: true, mode: 0o700 });
+  // Left by an interrupted restore (we hold the lock: nobody else is using them).
+  for (const e of fs.readdirSync(o.config.dataDir)) if (/^\.restore-\d{8}T\d{6}Z$/.test(e)) fs.rmSync(path.join(o.config.dataDir, e), { recursive: true, force: true });
+  const tmp = path.join(o.config.dataDir, `.restore-${compactTime(Date.now())}`);
+  fs.mkdirSync(tmp, { mode: 0o700 });
+  try {
+    const known = knownChunks(chosen.catalog.entries);
+    await materialize({ target: chosen.target, manifest: m, known, spec, destDir: tmp, progress, onProblem: 'throw', only: (n) => plan.files.some((f) => f.name === n && f.dest !== undefined) });
+
+    // 3. Check the restored copy as the drill does, before it replaces anything.
+    progress.note('checking the restored copy (integrity_check, ledger hash chain, RDB)...');
+    const drill = await drillChecks(tmp, m);
+    if (!drill.ok) throw new BackupError('restored-copy-failed-checks', `the restored copy of ${m.id} failed its checks; nothing was changed: ${drill.problems.join('; ')}`);
+    if (o.pitr && o.at !== undefined) await replayWal(o, o.pitr, o.at, spec, plan, chosen, m, tmp, progress, report);
+
+    // 4. Swap, keeping what is replaced.
+    progress.note(`swapping files; the previous ones go to ${plan.rollbackDir}`);
+    swapIn(o, plan, tmp, m, report);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Point in time: replay the continuous (WAL) changes onto the restored copy up to `at`. */
+async function replayWal(
+  o: RestoreOptions,
+  pitr: NonNullable<RestoreOptions['pitr']>,
+  at: number,
+  spec: DecryptionSpec,
+  plan: RestorePlan,
+  chosen: Chosen,
+  m: Manifest,
+  tmp: string,
+  progress: Progress,
+  report: RestoreReport,
+): Promise<void> {
+  progress.note(`replaying continuous (WAL) changes up to ${iso(at)}...`);
+  // Fails here (nothing swapped yet) when the chain cannot reach --at, unless --accept-gap.
+  const r = await pitr.replay(chosen.target, m, path.join(tmp, DB_NAME), at, spec, { acceptGap: Boolean(o.acceptGap) });
+  plan.restoresTo = r.replayedUntil;
+  delete plan.shortfall;
+  report.warnings = report.warnings.filter((w) => !/^(the WAL chain|a WAL|the requested time)/.test(w));
+  if (r.shortfall) {
+    plan.shortfall = r.shortfall;
+    report.shortfall = r.shortfall;
+    report.warnings.push(`PARTIAL RESTORE (--accept-gap): restored the state of ${iso(r.shortfall.reachedAt)}, not the requested ${iso(at)}: ${describeShortfall(r.shortfall)}`);
+  }
+}
+
+/** Step 5: bring the schema up to this build, then prove the ledger. */
+function migrateAndProve(o: RestoreOptions, report: RestoreReport): void {
+  const db = openDb(o.config.dbFile, { synchronous: o.config.sqlite.synchronous });
+  try {
+    report.migrationsApplied = migrate(db);
+    const integrity = checkIntegrity(db);
+    report.integrity = { ok: integrity.ok, rows: integrity.rows, accounts: integrity.accounts, head: integrity.head, problemCount: integrity.problemCount };
+    if (!integrity.ok) report.warnings.push(`the ledger integrity check of the restored database found ${integrity.problemCount} problem(s): run \`tapstack integrity check\``);
+    db.checkpoint();
+  } finally {
+    db.close();
+  }
+}
+
+/** Start again what --stop-services stopped (Redis first, before its clients). */
+async function restartStopped(o: RestoreOptions, stopped: string[], report: RestoreReport): Promise<void> {
+  const order = stopped.includes('redis') ? ['redis', ...stopped.filter((p) => p !== 'redis')] : stopped;
+  const failed = await startPrograms(o.runDir, order);
+  report.restartedPrograms = stopped.filter((p) => !failed.some((f) => f.startsWith(`${p}:`)));
+  for (const f of failed) report.warnings.push(`could not start ${f}`);
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? '?' : new Date(ms).toISOString());

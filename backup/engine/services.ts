@@ -16,6 +16,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { openDb } from '../../services/shared/db/database.js';
+import { heartbeatAges } from '../../services/shared/repos/heartbeats.repo.js';
 import { createSupervisorClient, type ProcessInfo } from '../../healthchecks/supervisor-rpc.js';
 import { BACKUP_LOCK_NAME } from './lock.js';
 
@@ -77,11 +79,9 @@ export async function inspectApp(where: InspectTarget, now: number = Date.now())
   state.locks = heldLocks(where.dataDir);
   if (fs.existsSync(where.dbFile)) {
     try {
-      const db = new BetterSqlite3(where.dbFile, { readonly: true, fileMustExist: true, timeout: 2000 });
+      const db = openDb(where.dbFile, { readonly: true, busyTimeoutMs: 2000 });
       try {
-        const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'heartbeats'").get();
-        const rows = has ? (db.prepare('SELECT service, beat_at FROM heartbeats').all() as { service: string; beat_at: number }[]) : [];
-        state.heartbeats = rows.map((r) => ({ service: r.service, ageMs: now - r.beat_at }));
+        state.heartbeats = heartbeatAges(db, now);
       } finally {
         db.close();
       }

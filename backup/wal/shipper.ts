@@ -16,6 +16,7 @@
  * the frames up to the WAL's end were read — is kept in `tick` and the locked steps.
  */
 import fs from 'node:fs';
+import { every, type Every } from '../../services/shared/every.js';
 import { createWalMetrics, type WalMetrics } from './metrics.js';
 import { checkResume } from './resume.js';
 import { generationTime, newGenerationId, type GenerationMeta } from './segment.js';
@@ -64,8 +65,7 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
   let attemptFailures = 0;
   let baseInFlight = false;
   let lastCheckpoint: { salt1: number; frame: number } | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let ticking: Promise<void> | undefined;
+  let loop: Every | undefined;
   let durable: { index: number; committedUntil?: number; lastUploadAt?: number } = { index: 0 };
   const stats = { generationsStarted: 0, segments: 0, bytes: 0 };
   let lastDiscontinuity: WalShipperStatus['lastDiscontinuity'];
@@ -288,20 +288,14 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
     if (walGrowth(reader.position, lastCheckpoint) >= checkpointBytes && unshippedBytes() < maxPendingBytes / 2) checkpoint();
   }
 
+  /** Passes of `tick` every `scanMs` after the previous one ended, until stop. */
   function schedule(): void {
     if (phase === 'stopped' || stopping) return;
-    timer = setTimeout(() => {
-      ticking = tick()
-        .catch((err: unknown) => {
-          lastError = (err as Error).message;
-          log.error({ err }, 'WAL shipper tick failed');
-        })
-        .finally(() => {
-          ticking = undefined;
-          schedule();
-        });
-    }, scanMs);
-    timer.unref();
+    const onError = (err: Error) => {
+      lastError = err.message;
+      log.error({ err }, 'WAL shipper tick failed');
+    };
+    loop = every(scanMs, tick, { log, what: 'WAL shipper tick', immediate: false, unref: true, onError });
   }
 
   /** Resume the generation of the state file if the target and the WAL prove nothing was lost. */
@@ -365,7 +359,7 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
     async flush(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        await ticking;
+        await loop?.settled();
         if (isShipping(phase)) {
           const s = scanInto(false);
           if (s.kind === 'broken') discontinuity(s.code, s.detail);
@@ -380,9 +374,8 @@ export function createWalShipper(opts: WalShipperOptions): WalShipper {
     async stop() {
       if (phase === 'stopped') return;
       stopping = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      await ticking;
+      await loop?.stop();
+      loop = undefined;
       const deadline = Date.now() + (opts.stopTimeoutMs ?? 10_000);
       const drain = async () => {
         while (queue.items.length > 0 && Date.now() < deadline) await Promise.race([queue.pump(), sleep(Math.max(1, deadline - Date.now()))]);

@@ -18,7 +18,7 @@ import { installPublicKey } from '../../backup/engine/install-keys.js';
 import { openEntry, type CatalogEntry } from '../../backup/engine/catalog.js';
 import { createCliProgress, silentProgress, type Progress } from '../../backup/engine/progress.js';
 import { pruneTargets } from '../../backup/engine/prune.js';
-import { renderCreate, renderList, renderPlan, renderPrune, renderRestore, renderVerify } from '../../backup/engine/render.js';
+import { renderCreate, renderList, renderPlan, renderPrune, renderRestore, renderVerify } from '../../backup/engine/report-text.js';
 import { restoreBackup } from '../../backup/engine/restore.js';
 import { loadBackupSettings, selectTargets, type BackupSettings } from '../../backup/engine/settings.js';
 import { closeTarget, openTarget } from '../../backup/engine/targets.js';
@@ -50,19 +50,31 @@ export function registerBackup(program: Command, ctx: Context): void {
     .command('backup')
     .description('Encrypted backups to local, S3 and rsync targets: create, list, verify, restore, prune, keygen')
     .addHelpText('after', '\nTargets, schedules and retention: TAPSTACK_BACKUP_CONFIG_FILE (default <data dir>/backup.json); see DEPLOY.md "Backups and disaster recovery".');
+  registerCreate(backup, ctx);
+  registerList(backup, ctx);
+  registerVerify(backup, ctx);
+  registerRestore(backup, ctx);
+  registerPrune(backup, ctx);
+  registerKeygen(backup, ctx);
+}
 
-  const common = (cmd: Command) =>
-    cmd
-      .option('--target <name>', 'only this target (default: every enabled target)')
-      .option('--config <file>', 'backup config file (default: TAPSTACK_BACKUP_CONFIG_FILE or <data dir>/backup.json)')
-      .option('--json', 'print the result as JSON on stdout')
-      .option('--verbose', 'log what the engine does (JSON lines on stderr)');
-  const keys = (cmd: Command) =>
-    cmd
-      .option('--identity <file>', 'age identity file that decrypts the backups (repeatable; default TAPSTACK_BACKUP_IDENTITY_FILE)', collect)
-      .option('--passphrase-file <file>', 'file holding the passphrase of passphrase-encrypted backups')
-      .option('--signing-key <key>', 'trusted signing public key (ed25519:..., or a file holding it; repeatable; default: this installation\'s own)', collect);
+/** The flags every backup subcommand takes. */
+const common = (cmd: Command) =>
+  cmd
+    .option('--target <name>', 'only this target (default: every enabled target)')
+    .option('--config <file>', 'backup config file (default: TAPSTACK_BACKUP_CONFIG_FILE or <data dir>/backup.json)')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--verbose', 'log what the engine does (JSON lines on stderr)');
 
+/** The flags of the subcommands that read sealed backups. */
+const keys = (cmd: Command) =>
+  cmd
+    .option('--identity <file>', 'age identity file that decrypts the backups (repeatable; default TAPSTACK_BACKUP_IDENTITY_FILE)', collect)
+    .option('--passphrase-file <file>', 'file holding the passphrase of passphrase-encrypted backups')
+    .option('--signing-key <key>', 'trusted signing public key (ed25519:..., or a file holding it; repeatable; default: this installation\'s own)', collect);
+
+/** `backup create`: a snapshot, uploaded to every selected target. */
+function registerCreate(backup: Command, ctx: Context): void {
   common(backup.command('create'))
     .description('Take a consistent snapshot (SQLite, Redis, config, TLS) and upload what each target lacks')
     .option('--kind <kind>', 'full (re-checks every stored chunk it reuses) or incremental', 'incremental')
@@ -86,7 +98,10 @@ export function registerBackup(program: Command, ctx: Context): void {
         }
       }),
     );
+}
 
+/** `backup list`: the backups of every target. */
+function registerList(backup: Command, ctx: Context): void {
   keys(common(backup.command('list')))
     .description('List the backups of every target: size, kind, age, signature, verification status (with --identity also the sealed details: files, ledger head)')
     .action((opts: Common & KeyFlags) =>
@@ -117,7 +132,10 @@ export function registerBackup(program: Command, ctx: Context): void {
         if (out.some((c) => c.error)) process.exitCode = EXIT.failed;
       }),
     );
+}
 
+/** `backup verify`: read back, decrypt, hash and drill. */
+function registerVerify(backup: Command, ctx: Context): void {
   keys(common(backup.command('verify')))
     .description('Read back every object of a backup, decrypt it, check every file\'s SHA-256 and run a restore drill in a temp dir')
     .option('--backup <id>', 'verify this backup (default: the newest of each target)')
@@ -142,7 +160,10 @@ export function registerBackup(program: Command, ctx: Context): void {
         }
       }),
     );
+}
 
+/** `backup restore`: a backup (or a point in time) into the data directory. */
+function registerRestore(backup: Command, ctx: Context): void {
   keys(common(backup.command('restore')))
     .description('Restore a backup into the data directory (the previous files are kept for rollback), then migrate and check integrity')
     .option('--at <time>', 'restore the state at this time (ISO-8601 or epoch ms): the newest backup taken at or before it')
@@ -197,7 +218,10 @@ export function registerBackup(program: Command, ctx: Context): void {
         }
       }),
     );
+}
 
+/** `backup prune`: retention, then unused chunks. */
+function registerPrune(backup: Command, ctx: Context): void {
   common(backup.command('prune'))
     .description('Apply each target\'s retention and delete chunks no backup uses; never deletes the newest verified backup')
     .option('--dry-run', 'show what would be deleted')
@@ -210,7 +234,10 @@ export function registerBackup(program: Command, ctx: Context): void {
         if (!result.ok) process.exitCode = EXIT.failed;
       }),
     );
+}
 
+/** `backup keygen`: a new age key pair. */
+function registerKeygen(backup: Command, ctx: Context): void {
   backup
     .command('keygen')
     .description('Make a new age X25519 key pair: the identity (secret, shown once) and its recipient (public)')

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../services/shared/config.js';
 import { writeFileAtomic, writeIfChanged } from '../../services/shared/atomic-file.js';
-import { renderAlertmanagerConfig, renderPrometheusConfig, renderSupervisorPrograms } from './monitoring-render.js';
+import { renderAlertmanagerConfig, renderPrometheusConfig, renderSupervisorPrograms } from './monitoring-templates.js';
 
 type Status = 'ok' | 'created' | 'kept' | 'updated';
 

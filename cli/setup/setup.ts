@@ -21,7 +21,7 @@ import { withFileLockSync } from '../../services/shared/file-lock.js';
 import { writeProblem } from './probe.js';
 import { SETUP_LOCK_NAME, newMarker, readMarker, writeMarker } from './markers.js';
 import { applyMonitoring } from './monitoring.js';
-import { nginxVars, redisIsLocal, renderRedisConf, renderTemplate } from './render.js';
+import { nginxVars, redisIsLocal, renderRedisConf, renderTemplate } from './templates.js';
 import { ensureRedisSecret } from './secrets.js';
 import { dedupKeyFile, ensureInstallKeys, signingKeyFile } from '../../backup/engine/install-keys.js';
 import { applyTls, assertWritable, ensureServedDir, originHost, planTls, type TlsPlan } from './tls.js';

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMetrics } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
-import { bootConfig, openPrimaryDb } from '../shared/service.js';
+import { bootConfig, openPrimaryDb } from '../shared/boot.js';
 import { createSessionStore } from '../shared/sessions.js';
 import { createApp } from './app.js';
 import { createAdmission } from './admission.js';

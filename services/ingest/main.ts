@@ -8,7 +8,7 @@ import { createMetrics } from '../shared/metrics.js';
 import { createProbeHandler } from '../shared/probe-server.js';
 import { redisCheck } from '../shared/readiness.js';
 import { createRedis } from '../shared/redis.js';
-import { bootConfig } from '../shared/service.js';
+import { bootConfig } from '../shared/boot.js';
 import { createAggregator } from './aggregator.js';
 import { createIngest } from './ingest.js';
 import { sourcesFromConfig } from './sources-from-config.js';

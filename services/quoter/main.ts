@@ -1,6 +1,7 @@
 /** Quoter process: turns the settlement series into grid quotes at TAPSTACK_QUOTE_HZ. */
 import { createServer } from 'node:http';
 import { channels } from '../shared/redis-names.js';
+import { every } from '../shared/every.js';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMarketMetrics } from '../shared/market/metrics.js';
 import { createTickStore, type SettlementTick } from '../shared/market/tick-store.js';
@@ -8,7 +9,7 @@ import { createMetrics } from '../shared/metrics.js';
 import { createProbeHandler } from '../shared/probe-server.js';
 import { redisCheck } from '../shared/readiness.js';
 import { createRedis } from '../shared/redis.js';
-import { bootConfig } from '../shared/service.js';
+import { bootConfig } from '../shared/boot.js';
 import { createQuoter } from './quoter.js';
 
 const { config, log } = bootConfig('quoter');
@@ -27,30 +28,16 @@ subscriber.on('message', (_channel: string, message: string) => quoter.onTick(JS
 await subscriber.subscribe(ch.ticks);
 log.info({ ticks: await quoter.warmUp() }, 'volatility warmed up from stored ticks');
 
-let lastQuoteAt = 0;
-let failing = false;
-const timer = setInterval(() => {
-  quoter.quoteOnce().then(
-    (q) => {
-      if (q) lastQuoteAt = Date.now();
-      if (failing) log.info('quoting resumed');
-      failing = false;
-    },
-    (err: Error) => {
-      if (!failing) log.error({ err: err.message }, 'quoting failed; retrying every tick');
-      failing = true;
-    },
-  );
-}, Math.round(1000 / config.quotes.hz));
+const loop = every(Math.round(1000 / config.quotes.hz), () => quoter.quoteOnce(), { log, what: 'quoting', immediate: false });
 
 const ready = async () => {
-  const checks = { redis: await redisCheck(redis), quoting: { ok: !failing, lastQuoteAt } };
+  const checks = { redis: await redisCheck(redis), quoting: { ok: !loop.failing, lastQuoteAt: quoter.status().lastQuoteAt } };
   return { ok: checks.redis.ok && checks.quoting.ok, checks };
 };
 const probe = createServer(createProbeHandler({ metrics, ready }));
 probe.listen(config.workers.quoterPort, config.workers.host, () => log.info({ address: probe.address() }, 'quoter probe listening'));
 
-lifecycle.onShutdown('stop quoting', () => clearInterval(timer));
+lifecycle.onShutdown('stop quoting', () => loop.stop());
 lifecycle.onShutdown('stop probe listener', () => new Promise<void>((resolve) => probe.close(() => resolve())));
 lifecycle.onShutdown('close redis', async () => {
   await subscriber.quit();

@@ -40,6 +40,7 @@ export function createQuoter(deps: QuoterDeps) {
   // Mean interval between settlement ticks (seconds): resolution looks at every tick, so the
   // touch probability is corrected for this discrete monitoring (Broadie-Glasserman-Kou).
   let monitoringDt = 0;
+  let lastQuoteAt = 0;
 
   const onTick = (t: SettlementTick) => {
     if (spot && t.ts < spot.ts) return;
@@ -90,7 +91,10 @@ export function createQuoter(deps: QuoterDeps) {
       await publishQuote(deps.redis, quote, { keepMs: Math.max(60_000, config.quotes.ttlMs * 10), channel: deps.channels.quotes });
       deps.market.quotes.inc();
       deps.market.sigma.set(sigma);
+      lastQuoteAt = deps.now();
       return quote;
     },
+    /** When the last quote was published (0 = none yet), for the readiness probe. */
+    status: () => ({ lastQuoteAt }),
   };
 }

@@ -4,7 +4,7 @@ import { channels } from '../shared/redis-names.js';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMetrics } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
-import { bootConfig, openPrimaryDb } from '../shared/service.js';
+import { bootConfig, openPrimaryDb } from '../shared/boot.js';
 import { createSessionStore } from '../shared/sessions.js';
 import { createRealtime } from './server.js';
 

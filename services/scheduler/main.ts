@@ -5,7 +5,7 @@ import cron from 'node-cron';
 import { createLifecycle } from '../shared/lifecycle.js';
 import { createMetrics, registerCertificateExpiry } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
-import { bootConfig, openPrimaryDb } from '../shared/service.js';
+import { bootConfig, openPrimaryDb } from '../shared/boot.js';
 import { createIntegrityJob } from './integrity-job.js';
 import { createProbeHandler } from '../shared/probe-server.js';
 import { checkReadiness } from '../shared/readiness.js';
@@ -27,7 +27,7 @@ log.info({ cron: config.integrityCron, next: task.getNextRun() }, 'integrity che
 
 const ready = () => checkReadiness({ db, redis, now: Date.now, service: 'scheduler' });
 const server = createServer(createProbeHandler({ metrics, ready }));
-server.listen(config.scheduler.port, config.scheduler.host, () => log.info({ address: server.address() }, 'scheduler probe listening'));
+server.listen(config.scheduler.port, config.workers.host, () => log.info({ address: server.address() }, 'scheduler probe listening'));
 
 lifecycle.onShutdown('stop cron', () => task.stop());
 lifecycle.onShutdown('stop probe listener', () => new Promise<void>((resolve) => server.close(() => resolve())));

@@ -15,6 +15,7 @@ import { GENESIS_HASH, ledgerRowHash } from './ledger-hash.js';
 import { checkAnchors } from './integrity-anchors.js';
 import { carriedSums, prunedThrough } from './repos/archive.repo.js';
 import { balancesAgainstLedger, hasTable, iterateLedger, type LedgerEntry } from './repos/ledger.repo.js';
+import { triggerNames } from './repos/schema.repo.js';
 
 export type ProblemType =
   | 'chain-seq-gap'
@@ -114,50 +115,12 @@ export function checkIntegrity(db: Db, opts: { now?: () => number; maxListed?: n
     if (problems.length < maxListed) problems.push(p);
   };
 
+  // One read transaction: every check sees the same snapshot.
   const snapshot = db.raw.transaction(() => {
-    const present = new Set(
-      (db.raw.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as { name: string }[]).map((r) => r.name),
-    );
-    for (const name of REQUIRED_TRIGGERS.filter((n) => hasTable(db, 'ledger_anchors') || !n.startsWith('ledger_anchors'))) {
-      if (!present.has(name)) report({ type: 'trigger-missing', message: `protective trigger ${name} is missing` });
-    }
-
-    // From the newest archive anchor on: rows up to `pruned` live in week files (checkArchives).
-    // A file from before migration 006 (a backup drilled before it is migrated) has no archive.
-    const archived = hasTable(db, 'ledger_anchors');
-    const pruned = (archived && prunedThrough(db)) || { seq: 0, hash: GENESIS_HASH };
-    const running = new Map((archived ? carriedSums(db) : []).map((c) => [c.address, c.amount]));
-    if (archived) checkAnchors(db, pruned, report);
-    const walked = walkChain(iterateLedger(db), pruned, running, report);
-    const rows = walked.rows;
-    const prevSeq = walked.seq;
-    const prevHash = walked.hash;
-
-    const balances = balancesAgainstLedger(db);
-    let accounts = 0;
-    for (const b of balances) {
-      if (b.balance === null) {
-        report({
-          type: 'orphan-ledger-rows',
-          address: b.address,
-          expected: 0,
-          actual: b.rows,
-          message: `${b.rows} ledger rows name ${b.address}, which has no account`,
-        });
-        continue;
-      }
-      accounts += 1;
-      if (b.balance !== b.ledgerSum) {
-        report({
-          type: 'balance-mismatch',
-          address: b.address,
-          expected: b.ledgerSum,
-          actual: b.balance,
-          message: `${b.address} has balance ${b.balance} but its ${b.rows} ledger rows sum to ${b.ledgerSum}`,
-        });
-      }
-    }
-    return { rows, accounts, head: { seq: prevSeq, hash: prevHash } };
+    checkTriggers(db, report);
+    const { rows, head } = checkChain(db, report);
+    const accounts = checkBalances(db, report);
+    return { rows, accounts, head };
   })();
 
   return {
@@ -168,4 +131,52 @@ export function checkIntegrity(db: Db, opts: { now?: () => number; maxListed?: n
     problemCount,
     problems,
   };
+}
+
+/** The append-only triggers are in place (the anchors' ones once the file has the anchors table). */
+function checkTriggers(db: Db, report: Report): void {
+  const present = triggerNames(db);
+  for (const name of REQUIRED_TRIGGERS.filter((n) => hasTable(db, 'ledger_anchors') || !n.startsWith('ledger_anchors'))) {
+    if (!present.has(name)) report({ type: 'trigger-missing', message: `protective trigger ${name} is missing` });
+  }
+}
+
+/** The live chain, from the newest archive anchor on; its row count and head. */
+function checkChain(db: Db, report: Report): { rows: number; head: { seq: number; hash: string } } {
+  // From the newest archive anchor on: rows up to `pruned` live in week files (checkArchives).
+  // A file from before migration 006 (a backup drilled before it is migrated) has no archive.
+  const archived = hasTable(db, 'ledger_anchors');
+  const pruned = (archived && prunedThrough(db)) || { seq: 0, hash: GENESIS_HASH };
+  const running = new Map((archived ? carriedSums(db) : []).map((c) => [c.address, c.amount]));
+  if (archived) checkAnchors(db, pruned, report);
+  const walked = walkChain(iterateLedger(db), pruned, running, report);
+  return { rows: walked.rows, head: { seq: walked.seq, hash: walked.hash } };
+}
+
+/** Every balance equals the sum of its ledger rows, and no rows name a missing account; the account count. */
+function checkBalances(db: Db, report: Report): number {
+  let accounts = 0;
+  for (const b of balancesAgainstLedger(db)) {
+    if (b.balance === null) {
+      report({
+        type: 'orphan-ledger-rows',
+        address: b.address,
+        expected: 0,
+        actual: b.rows,
+        message: `${b.rows} ledger rows name ${b.address}, which has no account`,
+      });
+      continue;
+    }
+    accounts += 1;
+    if (b.balance !== b.ledgerSum) {
+      report({
+        type: 'balance-mismatch',
+        address: b.address,
+        expected: b.ledgerSum,
+        actual: b.balance,
+        message: `${b.address} has balance ${b.balance} but its ${b.rows} ledger rows sum to ${b.ledgerSum}`,
+      });
+    }
+  }
+  return accounts;
 }

@@ -7,7 +7,7 @@ import { createMetrics, registerDataMetrics } from '../shared/metrics.js';
 import { createProbeHandler } from '../shared/probe-server.js';
 import { checkReadiness } from '../shared/readiness.js';
 import { createRedis } from '../shared/redis.js';
-import { bootConfig, openPrimaryDb } from '../shared/service.js';
+import { bootConfig, openPrimaryDb } from '../shared/boot.js';
 import { createWriterMetrics } from './metrics.js';
 import { createWriter } from './writer.js';
 import { takeWriterLock } from '../shared/writer-lock.js';

@@ -1,6 +1,6 @@
 /**
  * A real Prometheus and Alertmanager (Debian's packages) for tests, on loopback ports, with the
- * configuration `tapstack setup` renders (cli/setup/monitoring-render.ts) but short intervals, and
+ * configuration `tapstack setup` renders (cli/setup/monitoring-templates.ts) but short intervals, and
  * rules derived from the shipped ones with every `for:` shortened (the shipped rules themselves are
  * what promtool tests). Started detached, tracked by the reaper, stopped by PID. Plus a webhook
  * receiver and an SMTP server to catch what Alertmanager sends.
@@ -11,7 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import YAML from 'yaml';
-import { renderAlertmanagerConfig, renderPrometheusConfig } from '../../cli/setup/monitoring-render.js';
+import { renderAlertmanagerConfig, renderPrometheusConfig } from '../../cli/setup/monitoring-templates.js';
 import type { Config } from '../../services/shared/config.js';
 import { tempDir } from './env.js';
 import { freePort, waitFor } from './ports.js';

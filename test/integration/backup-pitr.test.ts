@@ -24,7 +24,7 @@ test('restore --at T gives exactly the ledger rows committed up to T', async (t)
 
   const first = await runCli(['backup', 'create', '--json'], env);
   t.is(first.code, 0, first.stdout + first.stderr);
-  const scheduler = startProcess('backup/scheduler/main.js', env);
+  const scheduler = startProcess('backup/daemon/main.js', env);
   t.teardown(() => scheduler.stop('SIGKILL'));
   await waitFor(() => /continuous WAL shipping started/.test(scheduler.output()), 'shipper started', 20_000);
 

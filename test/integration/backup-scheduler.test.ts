@@ -29,7 +29,7 @@ test('scheduled backups and drills run, and their results are exported as metric
   const target = { ...localTarget(app.root, 'usb'), schedule: '*/2 * * * * *', incrementalSchedule: '' };
   fs.writeFileSync(app.configFile, JSON.stringify({ targets: [target], drill: '*/3 * * * * *' }));
   const port = await freePort();
-  const proc = startProcess('backup/scheduler/main.js', { ...app.env, TAPSTACK_BACKUP_PORT: String(port), TAPSTACK_BACKUP_IDENTITY_FILE: app.keyFile, TAPSTACK_LOG_LEVEL: 'info' });
+  const proc = startProcess('backup/daemon/main.js', { ...app.env, TAPSTACK_BACKUP_PORT: String(port), TAPSTACK_BACKUP_IDENTITY_FILE: app.keyFile, TAPSTACK_LOG_LEVEL: 'info' });
   try {
     await waitFor(async () => (await get(port, '/readyz')).status === 200, 'backup /readyz', 10_000, 100).catch((err: Error) => {
       throw new Error(`${err.message}\n${proc.output()}`);
@@ -68,7 +68,7 @@ test('an invalid backup config: not ready, nothing scheduled, the problem logged
   const app = makeAppliance({ targets: [] });
   fs.writeFileSync(app.configFile, JSON.stringify({ targets: [{ type: 'local', name: 'x', path: '/nowhere', schedule: 'daily' }] }));
   const port = await freePort();
-  const proc = startProcess('backup/scheduler/main.js', { ...app.env, TAPSTACK_BACKUP_PORT: String(port), TAPSTACK_LOG_LEVEL: 'info' });
+  const proc = startProcess('backup/daemon/main.js', { ...app.env, TAPSTACK_BACKUP_PORT: String(port), TAPSTACK_LOG_LEVEL: 'info' });
   try {
     const r = await waitFor(async () => {
       const x = await get(port, '/readyz');
@@ -87,7 +87,7 @@ test('no backup config at all: ready and idle', async (t) => {
   const app = makeAppliance({ targets: [] });
   fs.rmSync(app.configFile);
   const port = await freePort();
-  const proc = startProcess('backup/scheduler/main.js', { ...app.env, TAPSTACK_BACKUP_PORT: String(port), TAPSTACK_LOG_LEVEL: 'info' });
+  const proc = startProcess('backup/daemon/main.js', { ...app.env, TAPSTACK_BACKUP_PORT: String(port), TAPSTACK_LOG_LEVEL: 'info' });
   try {
     await waitFor(async () => (await get(port, '/readyz')).status === 200, 'backup /readyz', 10_000, 100);
     t.regex(proc.output(), /no backup config: no backups are scheduled/);

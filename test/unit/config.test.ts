@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { ConfigError, loadConfig, maskedConfig } from '../../services/shared/config.js';
+import { CONFIG_SPEC, ConfigError, loadConfig, maskedConfig } from '../../services/shared/config.js';
 
 test('defaults give a complete, frozen config', (t) => {
   const c = loadConfig({}, { cwd: '/srv/tapstack' });
@@ -70,4 +70,21 @@ test('secrets can come from a file, never both ways, and are masked and never ec
 test('the SIWE domain follows the public origin unless set', (t) => {
   t.is(loadConfig({ TAPSTACK_PUBLIC_ORIGIN: 'https://play.example.com:8443' }).siwe.domain, 'play.example.com:8443');
   t.is(loadConfig({ TAPSTACK_PUBLIC_ORIGIN: 'https://play.example.com', TAPSTACK_SIWE_DOMAIN: 'example.com' }).siwe.domain, 'example.com');
+});
+
+test('every variable the spec marks secret is masked in the logged config', (t) => {
+  const env = Object.fromEntries(
+    Object.values(CONFIG_SPEC)
+      .filter((s) => s.secret)
+      .map((s, i) => [s.env, s.env.endsWith('_URL') ? `https://hook.example/secret-${i}` : `secret-${i}`]),
+  );
+  const c = loadConfig({ ...env, TAPSTACK_ALERT_TELEGRAM_CHAT_ID: '1' });
+  const masked = JSON.stringify(maskedConfig(c));
+  for (const value of Object.values(env)) t.false(masked.includes(value), value);
+  t.true(Object.values(env).every((value) => JSON.stringify(c).includes(value)), 'the unmasked config holds them');
+});
+
+test('a value that fails to convert does not hide the rules between the others', (t) => {
+  const err = t.throws(() => loadConfig({ TAPSTACK_CURRENCY_DECIMALS: '0', TAPSTACK_STAKE_MIN: '1', TAPSTACK_DEMO_GRANT: '12.5', TAPSTACK_MULTIPLIER_MIN: '0.5' }), { instanceOf: ConfigError });
+  t.deepEqual(err?.problems.map((p) => p.split(/[= ]/)[0]).sort(), ['TAPSTACK_DEMO_GRANT', 'TAPSTACK_MULTIPLIER_MIN']);
 });

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { Ajv } from 'ajv';
-import { redisIsLocal, renderRedisConf } from '../../cli/setup/render.js';
+import { redisIsLocal, renderRedisConf } from '../../cli/setup/templates.js';
 import { CONFIG_SPEC, loadConfig, type Config } from '../../services/shared/config.js';
 import {
   COMPOSE_FILE,
@@ -69,7 +69,7 @@ function serviceConfig(name: string): Config {
   }
 }
 
-/** redis.conf as `tapstack setup` renders it for these settings (cli/setup/render.ts). */
+/** redis.conf as `tapstack setup` renders it for these settings (cli/setup/templates.ts). */
 function renderedRedisConf(): string {
   const config = serviceConfig('setup');
   return renderRedisConf(config, 'stand-in', redisIsLocal(config.redis.url) ? path.join(config.dataDir, 'redis') : undefined);

@@ -24,7 +24,7 @@ const RUNTIME = '/run/tapstack/monitoring/';
 const repoFileFor = (p: string) => {
   const rel = p.slice(RUNTIME.length);
   if (rel === 'prometheus/prometheus.yml') return 'monitoring/prometheus/prometheus.yml.template';
-  if (rel === 'alertmanager/alertmanager.yml') return 'cli/setup/monitoring-render.ts';
+  if (rel === 'alertmanager/alertmanager.yml') return 'cli/setup/monitoring-templates.ts';
   return `monitoring/${rel}`;
 };
 

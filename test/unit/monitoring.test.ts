@@ -11,14 +11,14 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import YAML from 'yaml';
-import { renderAlertmanagerConfig, renderPrometheusConfig, renderSupervisorPrograms, scrapeTargets } from '../../cli/setup/monitoring-render.js';
+import { renderAlertmanagerConfig, renderPrometheusConfig, renderSupervisorPrograms, scrapeTargets } from '../../cli/setup/monitoring-templates.js';
 import { createHealthMetrics } from '../../healthchecks/health-metrics.js';
 import { loadConfig, logLevelFor, maskedConfig, ConfigError } from '../../services/shared/config.js';
 import { createMarketMetrics } from '../../services/shared/market/metrics.js';
 import { createMetrics, registerCertificateExpiry, registerDataMetrics, registerReadiness } from '../../services/shared/metrics.js';
 import { createResolverMetrics } from '../../services/resolver/metrics.js';
 import { createWriterMetrics } from '../../services/writer/metrics.js';
-import { createBackupMetrics } from '../../backup/scheduler/metrics.js';
+import { createBackupMetrics } from '../../backup/daemon/metrics.js';
 import { loadDashboards } from '../helpers/dashboards.js';
 import { REPO } from '../helpers/deploy-files.js';
 

@@ -5,7 +5,7 @@
  * setup writes what they return, and the tests render the same files with short intervals.
  */
 import type { Config } from '../../services/shared/config.js';
-import { redisIsLocal, renderTemplate } from './render.js';
+import { redisIsLocal, renderTemplate } from './templates.js';
 
 /** A scrape target: one process, by the `service` name its metrics carry. */
 export interface Target {
@@ -110,7 +110,7 @@ export function renderAlertmanagerConfig(config: Config, timings: AlertTimings =
     inhibit_rules: [{ source_matchers: ['alertname="TapstackProcessDown"'], target_matchers: ['alertname="TapstackProcessNotReady"'], equal: ['service'] }],
     receivers: [notify, heartbeat],
   };
-  return `# Rendered by \`tapstack setup\` from TAPSTACK_ALERT_* settings (cli/setup/monitoring-render.ts); do not edit.\n${JSON.stringify(doc, null, 2)}\n`;
+  return `# Rendered by \`tapstack setup\` from TAPSTACK_ALERT_* settings (cli/setup/monitoring-templates.ts); do not edit.\n${JSON.stringify(doc, null, 2)}\n`;
 }
 
 /** The supervisord programs of TAPSTACK_MONITORING (included by supervisord.conf). */
@@ -118,7 +118,7 @@ export function renderSupervisorPrograms(config: Config, paths: { monitoringDir:
   const m = config.monitoring;
   const common = ['autorestart=true', 'startsecs=3', 'startretries=10', 'stopsignal=TERM', 'stopwaitsecs=30', 'stdout_logfile=/dev/fd/1', 'stdout_logfile_maxbytes=0', 'redirect_stderr=true'];
   return [
-    '; Rendered by `tapstack setup` because TAPSTACK_MONITORING is on (cli/setup/monitoring-render.ts).',
+    '; Rendered by `tapstack setup` because TAPSTACK_MONITORING is on (cli/setup/monitoring-templates.ts).',
     '[program:prometheus]',
     `command=prometheus --config.file=${paths.monitoringDir}/prometheus/prometheus.yml --storage.tsdb.path=${paths.dataDir}/prometheus --storage.tsdb.retention.time=${m.retention} --web.listen-address=${m.host}:${m.prometheusPort} --web.enable-lifecycle --log.format=json`,
     'priority=50',

@@ -6,6 +6,7 @@
 import type { Db } from '../shared/db/database.js';
 import { migrationStatus } from '../shared/db/migrate.js';
 import type { Redis } from '../shared/redis.js';
+import { probeOpenBets } from '../shared/repos/readiness.repo.js';
 import { redisCheck, type Check, type Readiness } from '../shared/readiness.js';
 
 /** /readyz: Redis answers, the database is readable at the current schema, and a pass finished recently. */
@@ -20,7 +21,7 @@ export async function resolverReadiness(deps: {
   checks.redis = await redisCheck(deps.redis);
   try {
     const m = migrationStatus(deps.db);
-    deps.db.stmt("SELECT 1 FROM bets WHERE state = 'open' LIMIT 1").get();
+    probeOpenBets(deps.db);
     checks.sqlite = { ok: m.current === m.latest, current: m.current, latest: m.latest };
   } catch (err) {
     checks.sqlite = { ok: false, error: (err as Error).message };

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createLogger } from '../../services/shared/logger.js';
-import { startLoop } from '../../services/resolver/loop.js';
+import { every } from '../../services/shared/every.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -14,7 +14,8 @@ test('passes never overlap, and stop waits for the pass under way', async (t) =>
   let running = 0;
   let most = 0;
   let passes = 0;
-  const loop = startLoop(
+  const loop = every(
+    1,
     async () => {
       running++;
       most = Math.max(most, running);
@@ -22,7 +23,7 @@ test('passes never overlap, and stop waits for the pass under way', async (t) =>
       passes++;
       running--;
     },
-    { intervalMs: 1, log: recordingLog().log, what: 'test pass' },
+    { log: recordingLog().log, what: 'test pass' },
   );
   while (passes < 3) await sleep(5);
   await loop.stop();
@@ -37,11 +38,12 @@ test('passes never overlap, and stop waits for the pass under way', async (t) =>
 test('a failing pass is logged once, retried, and its recovery is logged', async (t) => {
   const { log, lines } = recordingLog();
   let n = 0;
-  const loop = startLoop(
+  const loop = every(
+    1,
     async () => {
       if (++n <= 3) throw new Error('redis away');
     },
-    { intervalMs: 1, log, what: 'resolving' },
+    { log, what: 'resolving' },
   );
   // Wait for the condition (a busy machine runs passes late), never a fixed time.
   while (n <= 4) await sleep(5);
@@ -51,4 +53,53 @@ test('a failing pass is logged once, retried, and its recovery is logged', async
     lines.map((l) => l.msg),
     ['resolving failed; retrying every pass', 'resolving resumed'],
   );
+});
+
+test('settled waits for the pass under way, and the loop goes on', async (t) => {
+  let passes = 0;
+  let release: () => void = () => undefined;
+  const loop = every(
+    1,
+    () =>
+      new Promise<void>((resolve) => {
+        release = () => {
+          passes++;
+          resolve();
+        };
+      }),
+    { log: recordingLog().log, what: 'test pass', immediate: false },
+  );
+  t.is(passes, 0);
+  while (passes === 0) {
+    release();
+    await sleep(5);
+  }
+  const settled = loop.settled();
+  release();
+  await settled;
+  while (passes < 3) {
+    release();
+    await sleep(5);
+  }
+  release();
+  await loop.stop();
+  t.true(passes >= 3, 'passes go on after settled');
+});
+
+test('onError sees every failure instead of the log-once lines', async (t) => {
+  const { log, lines } = recordingLog();
+  const seen: string[] = [];
+  let n = 0;
+  const loop = every(
+    1,
+    async () => {
+      if (++n <= 3) throw new Error(`fail ${n}`);
+    },
+    { log, what: 'shipping', onError: (err) => seen.push(err.message) },
+  );
+  while (n <= 4) await sleep(5);
+  await loop.stop();
+  t.deepEqual(seen, ['fail 1', 'fail 2', 'fail 3']);
+  t.false(loop.failing);
+  t.deepEqual(lines, []);
 });

@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import { createLifecycle } from '../../services/shared/lifecycle.js';
 import { createProbeHandler } from '../../services/shared/probe-server.js';
-import { bootConfig } from '../../services/shared/service.js';
+import { bootConfig } from '../../services/shared/boot.js';
 import { createBackupScheduler } from './jobs.js';
 import { startContinuous } from './continuous.js';
 import { createBackupMetrics } from './metrics.js';
@@ -29,7 +29,7 @@ process.on('SIGUSR1', () => void scheduler.runNow('incremental'));
 process.on('SIGUSR2', () => void scheduler.runNow('drill'));
 
 const server = createServer(createProbeHandler({ metrics, ready: async () => scheduler.ready() }));
-server.listen(config.backup.port, config.backup.host, () => log.info({ address: server.address() }, 'backup probe listening'));
+server.listen(config.backup.port, config.workers.host, () => log.info({ address: server.address() }, 'backup probe listening'));
 
 lifecycle.onShutdown('stop probe listener', () => new Promise<void>((resolve) => server.close(() => resolve())));
 // A run cut short by the shutdown timeout is safe: nothing is listed until its manifest is written.
