@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Config } from '../../services/shared/config.js';
 import type { Logger } from '../../services/shared/logger.js';
 import type { DecryptionSpec, EncryptionSpec, Target } from '../contracts.js';
-import { decryptionSpec, encryptionSpec } from '../engine/keys.js';
+import { decryptionSpec, encryptionSpec } from '../engine/encryption-spec.js';
 import { loadBackupSettings } from '../engine/settings.js';
 import { openTarget } from '../engine/targets.js';
 import { ArchiveError } from './week-file.js';

@@ -7,7 +7,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { DecryptionSpec } from '../contracts.js';
 import { AgeError } from './errors.js';
 import { HeaderParser, verifyHeaderMac } from './header.js';
-import { parseIdentity } from './keys.js';
+import { parseIdentity } from './age-keys.js';
 import { CHUNK_BYTES, PAYLOAD_NONCE_BYTES, SEALED_CHUNK_BYTES, TAG_BYTES, openChunk, payloadKey, sealedPayloadSize } from './payload.js';
 import { DEFAULT_MAX_SCRYPT_WORK_FACTOR, unwrapFileKey, x25519Identity, type UnwrapKeys } from './stanzas.js';
 

@@ -6,7 +6,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { EncryptionSpec } from '../contracts.js';
 import { AgeError } from './errors.js';
 import { encodeHeader, type Stanza } from './header.js';
-import { parseRecipient } from './keys.js';
+import { parseRecipient } from './age-keys.js';
 import { CHUNK_BYTES, PAYLOAD_NONCE_BYTES, payloadKey, sealChunk } from './payload.js';
 import { DEFAULT_SCRYPT_WORK_FACTOR, FILE_KEY_BYTES, wrapScrypt, wrapX25519 } from './stanzas.js';
 

@@ -17,12 +17,12 @@ import { pipeline } from 'node:stream/promises';
 import type { DecryptionSpec, EncryptionSpec } from '../contracts.js';
 import { createDecryptStream, type DecryptOptions } from './decrypt.js';
 import { createEncryptStream, type EncryptOptions } from './encrypt.js';
-import { parseIdentityFile, recipientFromIdentity } from './keys.js';
+import { parseIdentityFile, recipientFromIdentity } from './age-keys.js';
 
 export { createDecryptStream, type DecryptOptions } from './decrypt.js';
 export { createEncryptStream, type EncryptOptions } from './encrypt.js';
 export { AgeError, isAgeError, type AgeErrorCode } from './errors.js';
-export { generateKeyPair, parseIdentity, parseIdentityFile, parseRecipient, recipientFromIdentity, type KeyPair } from './keys.js';
+export { generateKeyPair, parseIdentity, parseIdentityFile, parseRecipient, recipientFromIdentity, type KeyPair } from './age-keys.js';
 export { CHUNK_BYTES, sealedPayloadSize } from './payload.js';
 
 /** Encrypt a small in-memory value (stream for anything large). */

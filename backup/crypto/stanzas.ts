@@ -6,7 +6,7 @@
 import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, scrypt, type KeyObject } from 'node:crypto';
 import { AgeError } from './errors.js';
 import { b64decode, b64encode, hkdf, type Stanza } from './header.js';
-import { rawPublicKey, x25519PrivateKey, x25519PublicKey } from './keys.js';
+import { rawPublicKey, x25519PrivateKey, x25519PublicKey } from './age-keys.js';
 
 export const FILE_KEY_BYTES = 16;
 const X25519_INFO = 'age-encryption.org/v1/X25519';

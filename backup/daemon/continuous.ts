@@ -6,7 +6,7 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../../services/shared/config.js';
 import type { Logger } from '../../services/shared/logger.js';
-import { encryptionSpec } from '../engine/keys.js';
+import { encryptionSpec } from '../engine/encryption-spec.js';
 import { loadBackupSettings } from '../engine/settings.js';
 import { closeTarget, openTarget } from '../engine/targets.js';
 import { createWalShipper } from '../wal/index.js';

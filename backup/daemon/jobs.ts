@@ -11,7 +11,7 @@ import type { Logger } from '../../services/shared/logger.js';
 import { isVerified, loadCatalog } from '../engine/catalog.js';
 import { createBackup, type BackupKind } from '../engine/create.js';
 import { describeError } from '../engine/errors.js';
-import { decryptionSpec, signingTrust } from '../engine/keys.js';
+import { decryptionSpec, signingTrust } from '../engine/encryption-spec.js';
 import { pruneTargets } from '../engine/prune.js';
 import { loadBackupSettings, type BackupSettings, type TargetSettings } from '../engine/settings.js';
 import { closeTarget, openTarget } from '../engine/targets.js';

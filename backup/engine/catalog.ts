@@ -9,7 +9,7 @@ import type { DecryptionSpec, Target } from '../contracts.js';
 import { decryptBuffer, isAgeError, normalizePublicKey, verifyBytes } from '../crypto/index.js';
 import { chunkObjectKey, MANIFEST_FORMAT, manifestKey, manifestSize, parseManifest, parseStoredManifest, signatureKey, chunkKey, type ManifestFormat, type PublicManifest, type TapstackManifest, type VerifyRecord } from '../snapshot/manifest.js';
 import { BackupError, describeError } from './errors.js';
-import type { SigningTrust } from './keys.js';
+import type { SigningTrust } from './encryption-spec.js';
 import { readObject } from './store.js';
 
 /**

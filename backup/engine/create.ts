@@ -22,7 +22,7 @@ import { knownChunks, loadCatalog } from './catalog.js';
 import { ensureInstallKeys, type InstallKeys } from './install-keys.js';
 import { contentIdOf, storeDedupKey, writeSignedManifest } from './seal.js';
 import { BackupError, describeError } from './errors.js';
-import { encryptionSpec, sameEncryption } from './keys.js';
+import { encryptionSpec, sameEncryption } from './encryption-spec.js';
 import { acquireBackupLock } from './lock.js';
 import { silentProgress, type Progress } from './progress.js';
 import type { TargetSettings } from './settings.js';

@@ -10,7 +10,7 @@ import type { Config } from '../../services/shared/config.js';
 import type { Logger } from '../../services/shared/logger.js';
 import type { Target } from '../contracts.js';
 import { isVerified, loadCatalog } from './catalog.js';
-import { signingTrust } from './keys.js';
+import { signingTrust } from './encryption-spec.js';
 import { describeError } from './errors.js';
 import { acquireBackupLock, scratchDir } from './lock.js';
 import { applyRetention } from './retention.js';

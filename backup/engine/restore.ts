@@ -24,7 +24,7 @@ import { compactTime, manifestSize, type TapstackManifest } from '../snapshot/ma
 import { knownChunks, loadCatalog, openEntry, pickBackup, requireSignature, type Catalog, type CatalogEntry } from './catalog.js';
 import { drillChecks } from './drill.js';
 import { BackupError, describeError } from './errors.js';
-import type { SigningTrust } from './keys.js';
+import type { SigningTrust } from './encryption-spec.js';
 import { acquireBackupLock, scratchDir } from './lock.js';
 import { materialize } from './materialize.js';
 import { silentProgress, type Progress } from './progress.js';

@@ -18,7 +18,7 @@ import { verifyKey, type TapstackManifest, type VerifyRecord } from '../snapshot
 import { knownChunks, loadCatalog, openEntry, requireSignature, type CatalogEntry } from './catalog.js';
 import { drillChecks } from './drill.js';
 import { BackupError, describeError } from './errors.js';
-import type { SigningTrust } from './keys.js';
+import type { SigningTrust } from './encryption-spec.js';
 import { acquireBackupLock, scratchDir } from './lock.js';
 import { checkStoredChunks, materialize } from './materialize.js';
 import { silentProgress, type Progress } from './progress.js';

@@ -21,7 +21,7 @@ import { createS3Target } from './s3.target.js';
 
 export type { TargetOptions } from './common.js';
 export { TargetError, type TargetErrorCode } from './errors.js';
-export { validateKey, validatePrefix } from './keys.js';
+export { validateKey, validatePrefix } from './object-keys.js';
 
 export function createTarget(spec: TargetSpec, opts: TargetOptions = {}): Target {
   const log = opts.log?.child({ module: 'backup-target', target: spec.name });

@@ -15,7 +15,7 @@ import { fsyncDirAsync as fsyncDir } from '../../services/shared/atomic-file.js'
 import type { ObjectInfo, Target, TargetSpec } from '../contracts.js';
 import { drain, randomSuffix, retryPolicy, targetError, withRetry, writeAll, type TargetOptions } from './common.js';
 import { TargetError } from './errors.js';
-import { prefixDir, validateKey, validatePrefix } from './keys.js';
+import { prefixDir, validateKey, validatePrefix } from './object-keys.js';
 
 export type LocalTargetSpec = Extract<TargetSpec, { type: 'local' }>;
 

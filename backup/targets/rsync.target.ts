@@ -20,7 +20,7 @@ import type { Readable } from 'node:stream';
 import type { ObjectInfo, Target, TargetSpec } from '../contracts.js';
 import { drain, retryPolicy, targetError, withRetry, writeAll, type TargetOptions } from './common.js';
 import { TargetError } from './errors.js';
-import { isHiddenPath, prefixDir, validateKey, validatePrefix } from './keys.js';
+import { isHiddenPath, prefixDir, validateKey, validatePrefix } from './object-keys.js';
 import { isRemoteMissing, parseListing, parseRsyncUrl, rsyncError, runRsync, type RsyncResult } from './rsync-cli.js';
 
 export type RsyncTargetSpec = Extract<TargetSpec, { type: 'rsync' }>;

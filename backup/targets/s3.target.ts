@@ -26,7 +26,7 @@ import { pipeline, type Readable } from 'node:stream';
 import type { ObjectInfo, Target, TargetSpec } from '../contracts.js';
 import { ByteCounter, retryPolicy, withRetry, type TargetOptions } from './common.js';
 import { isNetworkError, isRetryable, messageOf, TargetError } from './errors.js';
-import { validateKey, validatePrefix } from './keys.js';
+import { validateKey, validatePrefix } from './object-keys.js';
 
 export type S3TargetSpec = Extract<TargetSpec, { type: 's3' }>;
 

@@ -13,7 +13,7 @@ import { createWalPointInTime } from '../../backup/wal/index.js';
 import { loadCatalog } from '../../backup/engine/catalog.js';
 import { scratchDir } from '../../backup/engine/lock.js';
 import { createBackup, type BackupKind } from '../../backup/engine/create.js';
-import { decryptionSpec, requireDecryptionSpec, signingTrust } from '../../backup/engine/keys.js';
+import { decryptionSpec, requireDecryptionSpec, signingTrust } from '../../backup/engine/encryption-spec.js';
 import { installPublicKey } from '../../backup/engine/install-keys.js';
 import { openEntry, type CatalogEntry } from '../../backup/engine/catalog.js';
 import { createCliProgress, silentProgress, type Progress } from '../../backup/engine/progress.js';

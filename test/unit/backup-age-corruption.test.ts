@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { armor } from 'age-encryption';
 import { createDecryptStream, decryptBuffer, encryptBuffer, generateKeyPair, type AgeErrorCode } from '../../backup/crypto/index.js';
 import { encodeHeader, type Stanza } from '../../backup/crypto/header.js';
-import { parseRecipient } from '../../backup/crypto/keys.js';
+import { parseRecipient } from '../../backup/crypto/age-keys.js';
 import { payloadKey, sealChunk } from '../../backup/crypto/payload.js';
 import { wrapX25519 } from '../../backup/crypto/stanzas.js';
 
