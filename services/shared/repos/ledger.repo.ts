@@ -77,7 +77,8 @@ export function ledgerHead(db: Db): { seq: number; hash: string } {
 /**
  * The chain head carried through one transaction: read from the file at the first movement, then
  * advanced by each row posted through it, so a batch of N movements reads the head once, not N
- * times. Made inside `db.write()` and dropped with it (a rolled-back batch starts a new one).
+ * times. It reads at its first use, so use one per transaction and drop it with the transaction
+ * (a rolled-back batch starts a new one).
  */
 export interface ChainCursor {
   head(): { seq: number; hash: string };
