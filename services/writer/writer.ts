@@ -297,7 +297,17 @@ export function createWriter(deps: WriterDeps) {
             // library after a reconnect). Reading only new entries ('>') would strand them until a
             // restart: bets accepted but never committed, stakes pending forever.
             const pending = await read('0', false);
-            const entries = pending.length ? pending : await read('>', true);
+            let entries = pending;
+            if (entries.length === 0) {
+              // New entries, then the oldest pending ones again: a read whose reply was lost in a
+              // Redis restart left its entries pending, and the client library re-sends the read,
+              // which then delivers newer ones. Processing those first would move an account's
+              // bookkeeping watermark past the stranded entries and skip their cache effects (a
+              // stake left pending forever). Re-reading from '0' gives every pending entry, oldest
+              // first, the ones just delivered included.
+              const fresh = await read('>', true);
+              entries = fresh.length ? await read('0', false) : fresh;
+            }
             await processBatch(entries);
             deps.metrics.queueDepth.set(await deps.redis.xlen(WRITER_STREAM));
           } catch (err) {

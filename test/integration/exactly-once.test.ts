@@ -53,8 +53,8 @@ async function rig(t: { teardown(fn: () => void | Promise<void>): void }) {
   const events: PlayerEvent<{ id: string; state: string }>[] = [];
   sub.on('message', (_c: string, m: string) => events.push(...(decodePlayerEvents(m) as typeof events)));
   await sub.subscribe(ch.userEvents);
-  const writerWith = (bookkeeper: Bookkeeper, metrics = createWriterMetrics(createMetrics('writer').registry)) =>
-    createWriter({ db: env.db, redis, reader, bookkeeper, channels: ch, log, metrics, batchMax: 500, now: Date.now });
+  const writerWith = (bookkeeper: Bookkeeper, opts: { metrics?: ReturnType<typeof createWriterMetrics>; reader?: Redis } = {}) =>
+    createWriter({ db: env.db, redis, reader: opts.reader ?? reader, bookkeeper, channels: ch, log, metrics: opts.metrics ?? createWriterMetrics(createMetrics('writer').registry), batchMax: 500, now: Date.now });
   const bookkeeper = createBookkeeper(redis);
   const writer = writerWith(bookkeeper);
   await writer.recover();
@@ -137,7 +137,7 @@ test.serial('the writer counts what a batch committed once it is committed: a fa
   const batch = await r.readAll();
   // SQLite refuses the batch's second bet row, after the first was written: the whole transaction
   // is rolled back, the first bet with it.
-  const failing = r.writerWith(r.bookkeeper, counters);
+  const failing = r.writerWith(r.bookkeeper, { metrics: counters });
   r.env.db.raw.exec('CREATE TRIGGER fail_bets BEFORE INSERT ON bets WHEN NEW.stake = 250 BEGIN SELECT RAISE(ABORT, \'injected\'); END');
   const failure = await failing.processBatch(batch).then(() => undefined, (err: unknown) => err as { code?: string; message?: string });
   t.is(failure?.message, 'injected');
@@ -148,6 +148,37 @@ test.serial('the writer counts what a batch committed once it is committed: a fa
   // Delivered again (a lost XACK reply): re-derived, not counted again.
   await failing.processBatch(batch);
   t.deepEqual(await counted(), { committed: 2, staked: 650 });
+});
+
+test.serial('a read whose reply is lost in a Redis restart, re-sent by the client, delivers newer entries: the stranded ones are still applied first', async (t) => {
+  const r = await rig(t);
+  await funded(r, 10_000);
+  const first = await reserveBet(r, ALICE, 400);
+  let second: BetCommand | undefined;
+  // The writer's reader as ioredis behaves across a restart: the first read that delivers entries
+  // loses its reply, another tap is queued meanwhile, and the same read is sent again.
+  let lost = false;
+  const reader = new Proxy(r.reader, {
+    get(target, prop, receiver) {
+      if (prop !== 'call') return Reflect.get(target, prop, receiver);
+      return async (...args: Parameters<Redis['call']>) => {
+        const reply = await target.call(...args);
+        if (lost || !args.includes('>') || !reply) return reply;
+        lost = true;
+        second = await reserveBet(r, ALICE, 250);
+        return target.call(...args);
+      };
+    },
+  }) as Redis;
+  const writer = r.writerWith(r.bookkeeper, { reader });
+  writer.start();
+  t.teardown(() => writer.stop());
+  await waitFor(async () => second !== undefined && getBet(r.env.db, second.id) !== undefined && (await r.cache(ALICE)).pend === null, 'both bets committed and their reservations resolved', 15_000);
+  await writer.stop();
+  t.true(lost, 'the lost reply was simulated');
+  t.is(getBet(r.env.db, first.id)?.state, 'open');
+  t.deepEqual(await r.cache(ALICE), { bal: '9350', pend: null }, 'no stake left pending');
+  t.is(findUser(r.env.db, ALICE)?.balance, 9350);
 });
 
 test.serial('a repeated settle sends no second bet:settled and pays once; its own redelivery re-sends the same event id', async (t) => {
