@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { stopAll } from './procs.js';
+import { installCleanup, stopAll } from './procs.js';
 
 /** A positive whole number from `name`, or `fallback` when unset. */
 export function envInt(name: string, fallback: number): number {
@@ -48,4 +48,23 @@ export function runDirs(keep: boolean, step: (s: string) => void) {
       else for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Run a bench entry point: clean up on a signal, and after `main` ends or fails (every process
+ * stopped, the run's directories removed), exit with its code (1 on a failure, printed as `name`).
+ */
+export function runEntry(name: string, main: () => Promise<number>, cleanUp: () => Promise<void>): void {
+  installCleanup(cleanUp);
+  main().then(
+    async (code) => {
+      await cleanUp();
+      process.exit(code);
+    },
+    async (err: unknown) => {
+      process.stderr.write(`${name} failed: ${(err as Error).stack ?? String(err)}\n`);
+      await cleanUp();
+      process.exit(1);
+    },
+  );
 }

@@ -18,9 +18,9 @@ import { startEdge } from './edge.js';
 import { accountingOk, headline, type EdgeResults } from './headline.js';
 import { runMedian } from './median.js';
 import { finalAccounting, phaseBareKoa, phaseOpenLoop, phaseSaturated, profiles, STAKE, step, type BenchOptions } from './phases.js';
-import { installCleanup, machineLoad } from './procs.js';
+import { machineLoad } from './procs.js';
 import { printReport } from './report.js';
-import { envInt, envShare, runDirs, serviceOverrides } from './options.js';
+import { envInt, envShare, runDirs, runEntry, serviceOverrides } from './options.js';
 import { startStack } from './stack.js';
 import { wrkAvailable } from './wrk.js';
 
@@ -88,17 +88,4 @@ const onPath = (cmd: string) => (process.env.PATH ?? '').split(':').some((d) => 
 
 const runs = envInt('BENCH_RUNS', 1);
 if (runs > 1) void runMedian(runs);
-else {
-  installCleanup(cleanUp);
-  main().then(
-    async (code) => {
-      await cleanUp();
-      process.exit(code);
-    },
-    async (err: unknown) => {
-      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-      await cleanUp();
-      process.exit(1);
-    },
-  );
-}
+else runEntry('bench', main, cleanUp);

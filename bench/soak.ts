@@ -10,8 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { openDb } from '../services/shared/db/database.js';
 import { finalAccounting, phaseOpenLoop, rowsOf, step, type BenchOptions } from './phases.js';
-import { installCleanup } from './procs.js';
-import { envInt, runDirs, serviceOverrides } from './options.js';
+import { envInt, runDirs, runEntry, serviceOverrides } from './options.js';
 import { startStack, type Stack } from './stack.js';
 
 const opts: BenchOptions = {
@@ -106,15 +105,4 @@ async function main(): Promise<number> {
   }
 }
 
-installCleanup(cleanUp);
-main().then(
-  async (code) => {
-    await cleanUp();
-    process.exit(code);
-  },
-  async (err: unknown) => {
-    process.stderr.write(`bench:soak failed: ${(err as Error).stack ?? String(err)}\n`);
-    await cleanUp();
-    process.exit(1);
-  },
-);
+runEntry('bench:soak', main, cleanUp);
