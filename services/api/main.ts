@@ -5,7 +5,7 @@ import { createMetrics } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
 import { bootConfig, openPrimaryDb } from '../shared/boot.js';
 import { createSessionStore } from '../shared/sessions.js';
-import { createApp } from './app.js';
+import { createApiListener } from './app.js';
 import { createAdmission } from './admission.js';
 
 const { config, log } = bootConfig('api');
@@ -17,9 +17,9 @@ const redis = createRedis(config, log, 'api');
 const metrics = createMetrics('api');
 const sessions = createSessionStore(redis, config.session.ttlSeconds);
 const admission = createAdmission({ config, redis, log, metrics });
-const app = createApp({ config, log, db, redis, metrics, sessions, now: Date.now, admission });
+const listener = createApiListener({ config, log, db, redis, metrics, sessions, now: Date.now, admission });
 
-const server = createServer(app.callback());
+const server = createServer(listener);
 server.keepAliveTimeout = 65_000;
 server.listen(config.http.port, config.http.host, () => {
   log.info({ address: server.address() }, 'api listening');

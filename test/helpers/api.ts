@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import { createApp } from '../../services/api/app.js';
+import { createApiListener } from '../../services/api/app.js';
 import { loadConfig, type Config } from '../../services/shared/config.js';
 import { openDb, type Db } from '../../services/shared/db/database.js';
 import { migrate } from '../../services/shared/db/migrate.js';
@@ -44,7 +44,7 @@ export async function startApi(testRedis: TestRedis, extra: Record<string, strin
   migrate(db);
   const redis = createRedis(config, log, 'api-test');
   const clock = { offsetMs: 0 };
-  const app = createApp({
+  const listener = createApiListener({
     config,
     log,
     db,
@@ -53,7 +53,7 @@ export async function startApi(testRedis: TestRedis, extra: Record<string, strin
     sessions: createSessionStore(redis, config.session.ttlSeconds),
     now: () => Date.now() + clock.offsetMs,
   });
-  const server: Server = createServer(app.callback());
+  const server: Server = createServer(listener);
   // As main.ts: longer than any client's idle keep-alive, so a busy machine's pause never has the
   // server close a connection the client is just reusing ("fetch failed").
   server.keepAliveTimeout = 65_000;

@@ -4,16 +4,22 @@ import type Koa from 'koa';
 import type { z } from 'zod';
 import { AppError, badRequest } from '../../shared/errors.js';
 
-const JSON_LIMIT = '16kb';
+/** The parser's settings, also used by the direct tap handler (co-body, as @koa/bodyparser uses it). */
+export const JSON_BODY = { limit: '16kb', encoding: 'utf-8', strict: true } as const;
+
+/** What a body the parser could not read becomes: too large, or not JSON. */
+export function bodyParseError(err: unknown): AppError {
+  if ((err as { status?: number }).status === 413) return new AppError(413, 'body-too-large', `request body is larger than ${JSON_BODY.limit}`);
+  return badRequest('invalid-json', 'request body is not valid JSON');
+}
 
 export const jsonBody = (): Koa.Middleware =>
   bodyParser({
     enableTypes: ['json'],
-    jsonLimit: JSON_LIMIT,
-    encoding: 'utf-8',
+    jsonLimit: JSON_BODY.limit,
+    encoding: JSON_BODY.encoding,
     onError: (err) => {
-      if ((err as { status?: number }).status === 413) throw new AppError(413, 'body-too-large', `request body is larger than ${JSON_LIMIT}`);
-      throw badRequest('invalid-json', 'request body is not valid JSON');
+      throw bodyParseError(err);
     },
   });
 
@@ -26,7 +32,11 @@ export function validBody<S extends z.ZodType>(ctx: Koa.Context, schema: S): z.o
   if (ctx.request.is('json', '+json') === false) {
     throw new AppError(415, 'unsupported-media-type', 'send the request body as application/json');
   }
-  const body = (ctx.request as unknown as { body?: unknown }).body;
+  return validValue((ctx.request as unknown as { body?: unknown }).body, schema);
+}
+
+/** Validate a parsed body against a schema or throw `invalid-body` listing the problems. */
+export function validValue<S extends z.ZodType>(body: unknown, schema: S): z.output<S> {
   const parsed = schema.safeParse(body ?? {});
   if (!parsed.success) {
     throw badRequest(

@@ -7,6 +7,7 @@ import type Koa from 'koa';
 import { AppError } from '../../shared/errors.js';
 import { isRedisUnavailable, redisRefusal } from '../../shared/redis.js';
 import type { ApiDeps } from '../deps.js';
+import type { Logger } from '../../shared/logger.js';
 
 /** One success in this many gets an access line at info (every one at debug); see below. */
 export const ACCESS_LOG_SAMPLE = 100;
@@ -19,46 +20,97 @@ const SLOW_MS = 500;
  * line per tap was a fifth of the API's CPU at the bench's rates. The request-scoped logger is
  * made only when a line is written (or a route asks for `ctx.state.log`).
  */
-export function errorsAndLogging(deps: Pick<ApiDeps, 'log' | 'metrics'>): Koa.Middleware {
-  const log = deps.log.child({ module: 'http' });
-  let successes = 0;
+export function errorsAndLogging(access: AccessLog): Koa.Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     const requestId = randomUUID();
-    let scoped: typeof log | undefined;
-    const requestLog = () => (scoped ??= log.child({ requestId }));
+    const requestLog = access.scoped(requestId);
     Object.defineProperty(ctx.state, 'log', { get: requestLog, configurable: true });
     ctx.set('X-Request-Id', requestId);
-    let failure: { err: unknown; code: string } | undefined;
+    let failure: Failure | undefined;
     try {
       await next();
       // Nothing answered (Koa's default 404), or a router answered 405/501 with just an Allow header.
       if (ctx.body === undefined && ctx.status >= 400) throw unanswered(ctx);
     } catch (err) {
-      const e = toAppError(err);
-      ctx.status = e.status;
-      ctx.body = { error: { code: e.code, message: e.expose ? e.message : 'internal error', ...(e.expose && e.details ? { details: e.details } : {}) } };
-      const retry = e.details?.retryAfterSeconds;
-      if (typeof retry === 'number') ctx.set('Retry-After', String(retry));
-      failure = { err, code: e.code };
+      const answer = errorAnswer(err);
+      ctx.status = answer.status;
+      ctx.body = answer.body;
+      if (answer.retryAfter !== undefined) ctx.set('Retry-After', answer.retryAfter);
+      failure = { err, code: answer.code };
     } finally {
-      const seconds = (performance.now() - started) / 1000;
       const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      deps.metrics.httpRequests.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
-      const ms = Math.round(seconds * 1000);
       // The bet a tap placed (or was refused for), when the route knows it: in every line about it.
-      const bet = typeof ctx.state.betId === 'string' ? { betId: ctx.state.betId as string } : {};
-      if (failure && ctx.status >= 500) {
-        requestLog().error({ method: ctx.method, path: ctx.path, status: ctx.status, ms, ip: ctx.ip, code: failure.code, err: failure.err, ...bet }, 'request failed');
-      } else if (failure || ctx.status >= 400) {
-        requestLog().info({ method: ctx.method, path: ctx.path, status: ctx.status, ms, ip: ctx.ip, code: failure?.code, ...bet }, 'request refused');
+      const betId = typeof ctx.state.betId === 'string' ? (ctx.state.betId as string) : undefined;
+      access.record({ method: ctx.method, path: ctx.path, route: String(route), status: ctx.status, started, ip: () => ctx.ip, failure, betId, requestLog });
+    }
+  };
+}
+
+export interface Failure {
+  err: unknown;
+  code: string;
+}
+
+/** One answered request, as the access log and the latency metric see it. */
+export interface AccessFacts {
+  method: string;
+  path: string;
+  route: string;
+  status: number;
+  /** performance.now() when the request arrived. */
+  started: number;
+  /** The client's address (computed only for a line that is written). */
+  ip: () => string;
+  failure: Failure | undefined;
+  betId: string | undefined;
+  requestLog: () => Logger;
+}
+
+/**
+ * The access log and the latency histogram, shared by the Koa middleware and the direct tap
+ * handler (tap-handler.ts) so both write the same lines.
+ */
+export function createAccessLog(deps: Pick<ApiDeps, 'log' | 'metrics'>) {
+  const log = deps.log.child({ module: 'http' });
+  let successes = 0;
+  return {
+    /** A request-scoped logger, made on first use only (most requests never write a line). */
+    scoped(requestId: string): () => Logger {
+      let scoped: Logger | undefined;
+      return () => (scoped ??= log.child({ requestId }));
+    },
+    record(f: AccessFacts): void {
+      const seconds = (performance.now() - f.started) / 1000;
+      deps.metrics.httpRequests.observe({ method: f.method, route: f.route, status: String(f.status) }, seconds);
+      const ms = Math.round(seconds * 1000);
+      const bet = f.betId !== undefined ? { betId: f.betId } : {};
+      const { failure, status } = f;
+      if (failure && status >= 500) {
+        f.requestLog().error({ method: f.method, path: f.path, status, ms, ip: f.ip(), code: failure.code, err: failure.err, ...bet }, 'request failed');
+      } else if (failure || status >= 400) {
+        f.requestLog().info({ method: f.method, path: f.path, status, ms, ip: f.ip(), code: failure?.code, ...bet }, 'request refused');
       } else if ((successes = (successes + 1) % ACCESS_LOG_SAMPLE) === 0 || ms >= SLOW_MS) {
         const why = successes === 0 ? { sampled: ACCESS_LOG_SAMPLE } : { slow: true };
-        if (log.isLevelEnabled('info')) requestLog().info({ method: ctx.method, path: ctx.path, status: ctx.status, ms, ip: ctx.ip, ...why, ...bet }, 'request');
+        if (log.isLevelEnabled('info')) f.requestLog().info({ method: f.method, path: f.path, status, ms, ip: f.ip(), ...why, ...bet }, 'request');
       } else if (log.isLevelEnabled('debug')) {
-        requestLog().debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms, ip: ctx.ip, ...bet }, 'request');
+        f.requestLog().debug({ method: f.method, path: f.path, status, ms, ip: f.ip(), ...bet }, 'request');
       }
-    }
+    },
+  };
+}
+
+export type AccessLog = ReturnType<typeof createAccessLog>;
+
+/** What a thrown error answers: its status, the `{error}` envelope, Retry-After, and its code. */
+export function errorAnswer(err: unknown): { status: number; code: string; body: { error: Record<string, unknown> }; retryAfter: string | undefined } {
+  const e = toAppError(err);
+  const retry = e.details?.retryAfterSeconds;
+  return {
+    status: e.status,
+    code: e.code,
+    body: { error: { code: e.code, message: e.expose ? e.message : 'internal error', ...(e.expose && e.details ? { details: e.details } : {}) } },
+    retryAfter: typeof retry === 'number' ? String(retry) : undefined,
   };
 }
 

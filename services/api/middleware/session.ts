@@ -13,28 +13,40 @@ export interface Authed {
   token: string;
 }
 
-export function sessionToken(ctx: Koa.Context, cookieName: string): { token: string; via: 'cookie' | 'bearer' } | undefined {
-  const auth = ctx.get('Authorization');
+/** The request headers authentication reads. */
+export interface AuthHeaders {
+  authorization: string | undefined;
+  cookie: string | undefined;
+  origin: string | undefined;
+}
+
+export function sessionToken(h: Pick<AuthHeaders, 'authorization' | 'cookie'>, cookieName: string): { token: string; via: 'cookie' | 'bearer' } | undefined {
+  const auth = h.authorization;
   if (auth) {
     const m = /^Bearer ([A-Za-z0-9_-]+)$/.exec(auth);
     if (!m) throw unauthorized('invalid-authorization', 'Authorization must be "Bearer <token>"');
     return { token: m[1] as string, via: 'bearer' };
   }
-  const cookie = readCookie(ctx.get('Cookie'), cookieName);
+  const cookie = readCookie(h.cookie ?? '', cookieName);
   return cookie ? { token: cookie, via: 'cookie' } : undefined;
+}
+
+/** The session a request carries, or the 401/403 refusal (Koa's requireSession and the direct tap handler). */
+export async function authenticate(deps: Pick<ApiDeps, 'config' | 'sessions'>, method: string, h: AuthHeaders): Promise<Authed> {
+  const found = sessionToken(h, deps.config.session.cookieName);
+  if (!found) throw unauthorized('not-signed-in', 'sign in first');
+  if (found.via === 'cookie' && method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
+    const origin = h.origin;
+    if (origin && origin !== deps.config.publicOrigin) throw forbidden('cross-origin', 'request from a foreign origin refused');
+  }
+  const session = await deps.sessions.get(found.token);
+  if (!session) throw unauthorized('session-expired', 'the session expired or was revoked: sign in again');
+  return { session, token: found.token };
 }
 
 export function requireSession(deps: Pick<ApiDeps, 'config' | 'sessions'>): Koa.Middleware {
   return async (ctx, next) => {
-    const found = sessionToken(ctx, deps.config.session.cookieName);
-    if (!found) throw unauthorized('not-signed-in', 'sign in first');
-    if (found.via === 'cookie' && !['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
-      const origin = ctx.get('Origin');
-      if (origin && origin !== deps.config.publicOrigin) throw forbidden('cross-origin', 'request from a foreign origin refused');
-    }
-    const session = await deps.sessions.get(found.token);
-    if (!session) throw unauthorized('session-expired', 'the session expired or was revoked: sign in again');
-    ctx.state.auth = { session, token: found.token } satisfies Authed;
+    ctx.state.auth = await authenticate(deps, ctx.method, { authorization: ctx.get('Authorization') || undefined, cookie: ctx.get('Cookie') || undefined, origin: ctx.get('Origin') || undefined });
     await next();
   };
 }

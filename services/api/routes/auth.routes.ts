@@ -78,7 +78,7 @@ export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLi
   });
 
   router.post('/logout', async (ctx) => {
-    const found = sessionToken(ctx, config.session.cookieName);
+    const found = sessionToken({ authorization: ctx.get('Authorization') || undefined, cookie: ctx.get('Cookie') || undefined }, config.session.cookieName);
     const origin = ctx.get('Origin');
     if (found?.via === 'cookie' && origin && origin !== config.publicOrigin) throw forbidden('cross-origin', 'request from a foreign origin refused');
     if (found) await deps.sessions.destroy(found.token);
