@@ -250,12 +250,16 @@ export function createWriter(deps: WriterDeps) {
     // Drop what is done from the stream: everything before the newest acked id, but never an entry
     // still pending (delivered by a read whose reply was lost): its data is needed to process it.
     const [summaryErr, summary] = results.at(-1) ?? [new Error('no reply')];
+    const tail = deps.redis.pipeline();
     if (!summaryErr) {
       const [count, oldestPending] = summary as [number, string | null];
       const newest = (entries.at(-1) as Entry)[0];
       const before = Number(count) > 0 && oldestPending && streamIdBefore(oldestPending, newest) ? oldestPending : newest;
-      await deps.redis.xtrim(WRITER_STREAM, 'MINID', '~', before);
+      tail.xtrim(WRITER_STREAM, 'MINID', '~', before);
     }
+    tail.xlen(WRITER_STREAM);
+    const [depthErr, depth] = ((await tail.exec()) ?? []).at(-1) ?? [new Error('no reply')];
+    if (!depthErr) reportDepth(Number(depth));
     if (dead.length) log.error({ count: dead.length }, `unreadable queue entries moved to ${DEAD_LETTERS}`);
     if (bets) deps.metrics.lastCommit.set(Date.now() / 1000);
   }
@@ -266,6 +270,15 @@ export function createWriter(deps: WriterDeps) {
     const res = (await deps.reader.call('XREADGROUP', ...args, 'STREAMS', WRITER_STREAM, id)) as [string, Entry[]][] | null;
     return res?.[0]?.[1] ?? [];
   };
+
+  let lastDepthAt = 0;
+  const reportDepth = (depth: number) => {
+    deps.metrics.queueDepth.set(depth);
+    lastDepthAt = Date.now();
+  };
+
+  /** How many entries the group has delivered and not had acknowledged (XPENDING's summary). */
+  const pendingCount = async (): Promise<number> => Number(((await deps.redis.xpending(WRITER_STREAM, WRITER_GROUP)) as [number])[0]);
 
   return {
     /** Create the consumer group, finish what a previous run left unacknowledged, rebuild the cache. */
@@ -289,30 +302,40 @@ export function createWriter(deps: WriterDeps) {
     start(): void {
       running = true;
       loop = (async () => {
+        // Our own unacknowledged entries come first: at start, after a failed batch (its
+        // bookkeeping or ack failed: Redis went away), and after a read that left entries pending
+        // that it did not deliver (below). Reading only new entries ('>') would strand them until a
+        // restart: bets accepted but never committed, stakes pending forever. When a batch was
+        // processed and acked, nothing is pending, so the loop does not ask again.
+        let pendingFirst = true;
         while (running) {
           lastLoopAt = Date.now();
           try {
-            // Our own unacknowledged entries first: a batch whose bookkeeping or ack failed (Redis
-            // went away), or entries a read delivered whose reply was lost (or re-sent by the client
-            // library after a reconnect). Reading only new entries ('>') would strand them until a
-            // restart: bets accepted but never committed, stakes pending forever.
-            const pending = await read('0', false);
-            let entries = pending;
-            if (entries.length === 0) {
-              // New entries, then the oldest pending ones again: a read whose reply was lost in a
-              // Redis restart left its entries pending, and the client library re-sends the read,
-              // which then delivers newer ones. Processing those first would move an account's
-              // bookkeeping watermark past the stranded entries and skip their cache effects (a
-              // stake left pending forever). Re-reading from '0' gives every pending entry, oldest
-              // first, the ones just delivered included.
-              const fresh = await read('>', true);
-              entries = fresh.length ? await read('0', false) : fresh;
+            let entries: Entry[] = [];
+            if (pendingFirst) {
+              entries = await read('0', false);
+              pendingFirst = entries.length > 0;
             }
-            await processBatch(entries);
-            deps.metrics.queueDepth.set(await deps.redis.xlen(WRITER_STREAM));
+            if (!pendingFirst) {
+              entries = await read('>', true);
+              // A read whose reply was lost in a Redis restart left its entries pending, and the
+              // client library re-sends the read, which then delivers newer ones. Processing those
+              // first would move an account's bookkeeping watermark past the stranded entries and
+              // skip their cache effects (a stake left pending forever). So when more entries are
+              // pending than this read delivered, read them all from '0', oldest first. Asked after
+              // an empty read too: a re-sent read may have found nothing new.
+              if ((await pendingCount()) > entries.length) {
+                entries = await read('0', false);
+                pendingFirst = true;
+              }
+            }
+            if (entries.length > 0) await processBatch(entries);
+            // A batch reports the depth itself; while idle it is read once a second.
+            else if (Date.now() - lastDepthAt >= 1000) reportDepth(await deps.redis.xlen(WRITER_STREAM));
           } catch (err) {
             // SQLite failures (a full disk) and Redis outages alike: nothing was acked, so it is
             // all retried; the loop keeps its probe fresh meanwhile.
+            pendingFirst = true;
             log.error({ err: (err as Error).message }, 'batch failed; retrying');
             await new Promise((r) => setTimeout(r, 200));
           }
