@@ -160,6 +160,12 @@ export const CONFIG_SPEC = {
   }),
   admissionWriterBacklog: v({ env: 'TAPSTACK_ADMISSION_WRITER_BACKLOG', at: 'admission.writerBacklog', doc: 'Refuse taps (503 capacity) while more than this many entries wait for the writer.', schema: posInt, default: '60000' }),
   writerBatchMax: v({ env: 'TAPSTACK_WRITER_BATCH_MAX', at: 'writer.batchMax', doc: 'Most queue entries the writer commits in one SQLite transaction.', schema: posInt.max(20_000), default: '2000' }),
+  writerBatchTargetMs: v({
+    env: 'TAPSTACK_WRITER_BATCH_TARGET_MS', at: 'writer.batchTargetMs',
+    doc: 'Target duration of the statements of one batch transaction (it blocks the writer): reads are sized from the measured time per entry (at least 16 entries), and doubled while they come back full, up to TAPSTACK_WRITER_BATCH_MAX.',
+    schema: posInt.max(10_000),
+    default: '10',
+  }),
   writerPort: v({ env: 'TAPSTACK_WRITER_PORT', at: 'writer.port', doc: 'Port of the writer process health/metrics listener.', schema: port, default: '9468' }),
   realtimeHost: v({ env: 'TAPSTACK_REALTIME_HOST', at: 'realtime.host', doc: 'Address the realtime (socket.io) service listens on.', schema: z.string().min(1), default: '127.0.0.1' }),
   realtimePort: v({ env: 'TAPSTACK_REALTIME_PORT', at: 'realtime.port', doc: 'Port of the realtime (socket.io) service.', schema: port, default: '8081' }),

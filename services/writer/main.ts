@@ -32,6 +32,7 @@ const writer = createWriter({
   log,
   metrics: createWriterMetrics(metrics.registry),
   batchMax: config.writer.batchMax,
+  batchTargetMs: config.writer.batchTargetMs,
   now: Date.now,
 });
 const recovered = await writer.recover();

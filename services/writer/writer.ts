@@ -38,6 +38,8 @@ import type { WriterMetrics } from './metrics.js';
 
 /** How long a movement's answer waits for its requester (the CLI) to pick it up. */
 const MOVE_RESULT_TTL_SECONDS = 600;
+/** The smallest read the batch sizing makes (below it the per-batch round trips dominate). */
+const MIN_BATCH = 16;
 
 /** Stream ids are `<ms>-<seq>`: compare them as numbers, part by part. */
 function streamIdBefore(a: string, b: string): boolean {
@@ -68,6 +70,8 @@ export interface WriterDeps {
   log: Logger;
   metrics: WriterMetrics;
   batchMax: number;
+  /** Target duration of a batch's transaction, ms (reads are sized to it; see batchSize). */
+  batchTargetMs?: number;
   now: () => number;
 }
 
@@ -81,6 +85,23 @@ export function createWriter(deps: WriterDeps) {
   deps.redis.defineCommand('tapstackDeadLetter', { lua: DEAD_LETTER });
   const scripts = deps.redis as unknown as { tapstackPostResult: Script; tapstackDeadLetter: Script };
   let running = false;
+  // The transaction runs synchronously: everything else in this process (the next read, the
+  // events, the probes) waits for it. Reads are sized so its statements take about batchTargetMs,
+  // from the time per entry of recent batches (the commit's fsync comes on top, a fixed cost). A
+  // read that comes back full means entries are waiting: the next one is twice as large (up to
+  // batchMax), so a writer that falls behind trades its loop latency for throughput, and returns
+  // to the target size once it has caught up.
+  const targetMs = deps.batchTargetMs;
+  let msPerEntry = 0.25;
+  let boost = 1;
+  const batchSize = () => {
+    if (targetMs === undefined) return deps.batchMax;
+    const base = Math.max(MIN_BATCH, Math.floor(targetMs / msPerEntry));
+    return Math.min(deps.batchMax, base * boost);
+  };
+  const sized = (asked: number, got: number) => {
+    boost = got >= asked ? Math.min(boost * 2, 1024) : 1;
+  };
   let loop: Promise<void> | undefined;
   let lastLoopAt = 0;
 
@@ -217,6 +238,7 @@ export function createWriter(deps: WriterDeps) {
     // The chain cursor reads the head at the batch's first movement, inside the transaction.
     const out: Outcome = { effects: [], events: [], results: [], loads: [], chain: chainCursor(deps.db), bets: new Map(), money: new Map() };
     let bets = 0;
+    let statementsMs = 0;
     deps.db.write(() => {
       for (const { id, cmd } of commands) {
         if (cmd.t === 'bet') {
@@ -226,8 +248,10 @@ export function createWriter(deps: WriterDeps) {
         else if (cmd.t === 'move') commitMove(cmd, id, now, out);
         else if (cmd.t === 'load') out.loads.push(cmd.address);
       }
+      statementsMs = performance.now() - started;
     });
     deps.metrics.commitSeconds.observe((performance.now() - started) / 1000);
+    if (commands.length > 0) msPerEntry = 0.8 * msPerEntry + 0.2 * (statementsMs / commands.length);
     deps.metrics.batchSize.observe(entries.length);
     for (const [outcome, n] of out.bets) deps.metrics.bets.inc({ outcome }, n);
     for (const [flow, amount] of out.money) deps.metrics.money.inc({ flow }, amount);
@@ -265,10 +289,13 @@ export function createWriter(deps: WriterDeps) {
   }
 
   const read = async (id: '0' | '>', block: boolean): Promise<Entry[]> => {
-    const args: (string | number)[] = ['GROUP', WRITER_GROUP, CONSUMER, 'COUNT', deps.batchMax];
+    const count = batchSize();
+    const args: (string | number)[] = ['GROUP', WRITER_GROUP, CONSUMER, 'COUNT', count];
     if (block) args.push('BLOCK', 50);
     const res = (await deps.reader.call('XREADGROUP', ...args, 'STREAMS', WRITER_STREAM, id)) as [string, Entry[]][] | null;
-    return res?.[0]?.[1] ?? [];
+    const entries = res?.[0]?.[1] ?? [];
+    sized(count, entries.length);
+    return entries;
   };
 
   let lastDepthAt = 0;

@@ -5,12 +5,11 @@
  * writer, or under the writer lock when no writer runs) cannot race the writer's balance loads.
  */
 import test from 'ava';
-import { createBookkeeper, type Bookkeeper } from '../../services/shared/betting/bookkeeping.js';
-import { decodePlayerEvents, encodeCommand, payoutOf, type BetCommand, type PlayerEvent, type WriterCommand } from '../../services/shared/betting/commands.js';
-import { betKeys, channels, WRITER_CONSUMER, WRITER_GROUP, WRITER_STREAM } from '../../services/shared/redis-names.js';
+import { createBookkeeper } from '../../services/shared/betting/bookkeeping.js';
+import { payoutOf, type BetCommand, type WriterCommand } from '../../services/shared/betting/commands.js';
+import { betKeys, channels } from '../../services/shared/redis-names.js';
 import { createReserver } from '../../services/shared/betting/reserve.js';
 import { adminMovementRequest } from '../../services/shared/accounts.js';
-import { loadConfig } from '../../services/shared/config.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
 import { createLogger } from '../../services/shared/logger.js';
 import { createMetrics } from '../../services/shared/metrics.js';
@@ -19,19 +18,17 @@ import { getBet } from '../../services/shared/repos/bets.repo.js';
 import { queryLedger } from '../../services/shared/repos/ledger.repo.js';
 import { findUser } from '../../services/shared/repos/users.repo.js';
 import { takeWriterLock, tryWriterLock } from '../../services/shared/writer-lock.js';
-import { createWriter } from '../../services/writer/writer.js';
 import { createWriterMetrics } from '../../services/writer/metrics.js';
 import { createContext } from '../../cli/context.js';
 import type { AddressInfo } from 'node:net';
 import { io as connect } from 'socket.io-client';
 import { createRealtime } from '../../services/realtime/server.js';
 import { createSessionStore } from '../../services/shared/sessions.js';
-import { freshDb, testEnv } from '../helpers/env.js';
+import { testEnv } from '../helpers/env.js';
 import { waitFor } from '../helpers/ports.js';
-import { closeBreaker } from '../helpers/market-fixture.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { ALICE, funded, reserveBet, rig } from '../helpers/writer-rig.js';
 
-const ALICE = '0xAb5801a7D398351b8bE11C439e05C5B3259aeC9B';
 let server: TestRedis;
 
 test.before(async () => {
@@ -41,63 +38,9 @@ test.after.always(async () => {
   await server?.stop();
 });
 
-/** A fresh database, its own key prefix, an in-process writer and a subscriber collecting events. */
-async function rig(t: { teardown(fn: () => void | Promise<void>): void }) {
-  const env = freshDb();
-  const config = loadConfig({ ...testEnv({ dataDir: env.dir, redis: server }), TAPSTACK_REDIS_PREFIX: env.config.redis.prefix });
-  const log = createLogger({ service: 'test', level: 'silent' });
-  const redis = createRedis(config, log, 'test');
-  const reader = createRedis(config, log, 'test-reader');
-  const sub = createRedis(config, log, 'test-sub');
-  const ch = channels(config.redis.prefix);
-  const events: PlayerEvent<{ id: string; state: string }>[] = [];
-  sub.on('message', (_c: string, m: string) => events.push(...(decodePlayerEvents(m) as typeof events)));
-  await sub.subscribe(ch.userEvents);
-  const writerWith = (bookkeeper: Bookkeeper, opts: { metrics?: ReturnType<typeof createWriterMetrics>; reader?: Redis } = {}) =>
-    createWriter({ db: env.db, redis, reader: opts.reader ?? reader, bookkeeper, channels: ch, log, metrics: opts.metrics ?? createWriterMetrics(createMetrics('writer').registry), batchMax: 500, now: Date.now });
-  const bookkeeper = createBookkeeper(redis);
-  const writer = writerWith(bookkeeper);
-  await writer.recover();
-  t.teardown(async () => {
-    sub.disconnect();
-    reader.disconnect();
-    redis.disconnect();
-    env.db.close();
-  });
-  /** Read what is waiting (new and unacknowledged), as the writer's loop does. */
-  const readAll = async (id: '0' | '>' = '>') =>
-    (((await reader.call('XREADGROUP', 'GROUP', WRITER_GROUP, WRITER_CONSUMER, 'COUNT', 1000, 'STREAMS', WRITER_STREAM, id)) as [string, [string, string[]][]][] | null)?.[0]?.[1] ?? []);
-  const enqueue = (c: WriterCommand) => redis.xadd(WRITER_STREAM, '*', 'c', encodeCommand(c)) as Promise<string>;
-  const cache = async (address: string) => ({
-    bal: await redis.get(betKeys.balance(address)),
-    pend: await redis.get(betKeys.pending(address)),
-  });
-  return { env, config, redis, reader, writer, writerWith, bookkeeper, events, readAll, enqueue, cache };
-}
-
-type Rig = Awaited<ReturnType<typeof rig>>;
-
-/** A bet reserved exactly as the API does it (the Lua reservation), then left to the writer. */
-async function reserveBet(r: Rig, address: string, stake: number, idempotencyKey?: string): Promise<BetCommand> {
-  const now = Date.now();
-  await closeBreaker(r.redis, r.config, now);
-  const reserver = createReserver(r.redis, { staleAfterMs: 3_600_000, recoveryMs: 1, ratePerSecond: 1000, cellCap: 1e12, columnCap: 1e12, idempotencyTtlSeconds: 60 });
-  const startMs = now + 60_000;
-  const bet: BetCommand = { t: 'bet', id: `b${now.toString(36)}${Math.random().toString(16).slice(2, 10)}`, address, quoteId: 'q1', lowCents: 100, highCents: 200, startMs, endMs: startMs + 5000, stake, multiplierCents: 300, payout: payoutOf(stake, 300), placedAt: now };
-  const res = await reserver.reserve(bet, { now, idempotencyKey });
-  if (res.kind !== 'ok') throw new Error(`not reserved: ${JSON.stringify(res)}`);
-  return bet;
-}
-
-async function funded(r: Rig, amount: number) {
-  await r.enqueue({ t: 'move', id: 'fund', address: ALICE, kind: 'credit', amount, ref: 'fund-1', meta: null, createAccount: true, requestedAt: Date.now() });
-  await r.writer.processBatch(await r.readAll());
-  await r.enqueue({ t: 'load', address: ALICE });
-  await r.writer.processBatch(await r.readAll());
-}
 
 test.serial('a redelivery after the commit re-sends the lost confirmation and applies the cache effect once', async (t) => {
-  const r = await rig(t);
+  const r = await rig(server, t);
   await funded(r, 10_000);
   const bet = await reserveBet(r, ALICE, 400);
   t.deepEqual(await r.cache(ALICE), { bal: '9600', pend: '400' });
@@ -123,7 +66,7 @@ test.serial('a redelivery after the commit re-sends the lost confirmation and ap
 });
 
 test.serial('the writer counts what a batch committed once it is committed: a failed batch counts nothing, its redelivery counts once', async (t) => {
-  const r = await rig(t);
+  const r = await rig(server, t);
   await funded(r, 10_000);
   const metrics = createMetrics('writer');
   const counters = createWriterMetrics(metrics.registry);
@@ -151,7 +94,7 @@ test.serial('the writer counts what a batch committed once it is committed: a fa
 });
 
 test.serial('a read whose reply is lost in a Redis restart, re-sent by the client, delivers newer entries: the stranded ones are still applied first', async (t) => {
-  const r = await rig(t);
+  const r = await rig(server, t);
   await funded(r, 10_000);
   const first = await reserveBet(r, ALICE, 400);
   let second: BetCommand | undefined;
@@ -182,7 +125,7 @@ test.serial('a read whose reply is lost in a Redis restart, re-sent by the clien
 });
 
 test.serial('a repeated settle sends no second bet:settled and pays once; its own redelivery re-sends the same event id', async (t) => {
-  const r = await rig(t);
+  const r = await rig(server, t);
   await funded(r, 10_000);
   const bet = await reserveBet(r, ALICE, 1_000);
   await r.writer.processBatch(await r.readAll());
@@ -207,7 +150,7 @@ test.serial('a repeated settle sends no second bet:settled and pays once; its ow
 });
 
 test.serial('a reservation script re-sent after the bet was committed is returned in full, without a second debit or event', async (t) => {
-  const r = await rig(t);
+  const r = await rig(server, t);
   await funded(r, 5_000);
   const bet = await reserveBet(r, ALICE, 700);
   await r.writer.processBatch(await r.readAll());
@@ -224,7 +167,7 @@ test.serial('a reservation script re-sent after the bet was committed is returne
 });
 
 test.serial('CLI credits and the writer loads interleave without a stale cache: the writer commits both, in order', async (t) => {
-  const r = await rig(t);
+  const r = await rig(server, t);
   await funded(r, 1_000);
   await reserveBet(r, ALICE, 100); // a stake queued: committed with the first batch below
   await r.redis.del(betKeys.balance(ALICE)); // cache dropped (e.g. Redis restarted): a load is due
@@ -251,7 +194,7 @@ test.serial('CLI credits and the writer loads interleave without a stale cache: 
 });
 
 test.serial('the CLI commits through a running writer (waiting for its answer), and itself only while it holds the writer lock', async (t) => {
-  const r = await rig(t);
+  const r = await rig(server, t);
   const cliEnv = { ...testEnv({ dataDir: r.env.dir, redis: server }), TAPSTACK_REDIS_PREFIX: r.config.redis.prefix };
   const ctx = createContext(cliEnv);
   t.teardown(() => ctx.close());
@@ -290,7 +233,7 @@ test.serial('the CLI commits through a running writer (waiting for its answer), 
 });
 
 test.serial('a bet whose answer was lost (API killed after reserving) is listed as pending until the writer commits it', async (t) => {
-  const r = await rig(t);
+  const r = await rig(server, t);
   await funded(r, 2_000);
   // The API reserved and queued it, then died before answering: all that exists is in Redis.
   const bet = await reserveBet(r, ALICE, 300, 'tap-key-0001');
@@ -304,7 +247,7 @@ test.serial('a bet whose answer was lost (API killed after reserving) is listed 
 });
 
 test.serial('on (re)connect the realtime service sends a player their queued bets and what was committed meanwhile', async (t) => {
-  const r = await rig(t);
+  const r = await rig(server, t);
   await funded(r, 2_000);
   const log = createLogger({ service: 'test', level: 'silent' });
   const subscriber = createRedis(r.config, log, 'rt-sub');
@@ -339,7 +282,7 @@ test.serial('on (re)connect the realtime service sends a player their queued bet
 });
 
 test.serial('the bookkeeper applies each effect once however a batch is cut: one call, one per effect, or a redelivery from the middle', async (t) => {
-  const r = await rig(t);
+  const r = await rig(server, t);
   const BOB = '0x71C7656EC7ab88b098defB751B7401B5f6d8976F';
   // Effects of one batch over two accounts, two cells and a window: reservations (pending -stake,
   // some rejected: balance back and caps released), settlements (payouts, caps released), credits.
