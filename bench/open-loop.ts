@@ -12,10 +12,9 @@
  * JSON to the file named in the config.
  */
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import { io, type Socket } from 'socket.io-client';
 import { summarise, type Summary } from './stats.js';
+import { createPool } from './http-client.js';
 
 export interface OpenLoopConfig {
   apiUrl: string;
@@ -100,12 +99,9 @@ async function main(): Promise<void> {
   })));
   log(`connected ${sockets.length} sockets`);
 
-  const { hostname, port, protocol } = new URL(cfg.apiUrl);
-  const tls = protocol === 'https:';
-  // HTTP/1.1 keep-alive in both cases (Node's https client offers no ALPN h2).
-  const agent = tls ? new https.Agent({ keepAlive: true, maxSockets: cfg.connections, ...(ca ? { ca } : {}) }) : new http.Agent({ keepAlive: true, maxSockets: cfg.connections });
-  const request = tls ? https.request : http.request;
-  const headers = cfg.players.map((p) => ({ 'content-type': 'application/json', authorization: `Bearer ${p.token}` }));
+  // HTTP/1.1 keep-alive in both cases (as browsers without h2 to this origin; nginx also serves h2).
+  const pool = createPool({ url: cfg.apiUrl, connections: cfg.connections, ...(ca ? { ca } : {}) });
+  const headers = cfg.players.map((p) => `Content-Type: application/json\r\nAuthorization: Bearer ${p.token}\r\n`);
   let inFlight = 0;
   const runTag = `soak${Date.now().toString(36)}`;
 
@@ -114,33 +110,27 @@ async function main(): Promise<void> {
     const c = cfg.cells[i % cfg.cells.length] as { row: number; col: number };
     const body = `{"quoteId":"${cfg.quoteId}","row":${c.row},"col":${c.col},"stake":${cfg.stake}}`;
     inFlight += 1;
-    const key = cfg.idempotencyKeys ? { 'idempotency-key': `${runTag}-${i}` } : {};
-    const req = request({ agent, hostname, port, method: 'POST', path: '/api/bets', headers: { ...headers[i % headers.length], ...key, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        const at = performance.now();
-        inFlight -= 1;
-        responses += 1;
-        const code = String(res.statusCode);
-        status[code] = (status[code] ?? 0) + 1;
-        if (res.statusCode !== 202) return;
-        accept[i] = at - (due[i] as number);
-        const id = (JSON.parse(text) as { bet: { id: string } }).bet.id;
-        acceptedIds.push(id);
-        const heard = early.get(id);
-        if (heard === undefined) return void waiting.set(id, i);
-        early.delete(id);
-        confirm[i] = heard - (due[i] as number);
-        confirmed += 1;
-      });
-    });
-    req.on('error', () => {
+    const key = cfg.idempotencyKeys ? `Idempotency-Key: ${runTag}-${i}\r\n` : '';
+    pool.post('/api/bets', headers[i % headers.length] + key, body, (err, res) => {
+      const at = performance.now();
       inFlight -= 1;
-      socketErrors += 1;
+      if (err || !res) {
+        socketErrors += 1;
+        return;
+      }
+      responses += 1;
+      const code = String(res.status);
+      status[code] = (status[code] ?? 0) + 1;
+      if (res.status !== 202) return;
+      accept[i] = at - (due[i] as number);
+      const id = (JSON.parse(res.body) as { bet: { id: string } }).bet.id;
+      acceptedIds.push(id);
+      const heard = early.get(id);
+      if (heard === undefined) return void waiting.set(id, i);
+      early.delete(id);
+      confirm[i] = heard - (due[i] as number);
+      confirmed += 1;
     });
-    req.end(body);
   };
 
   // The schedule: a 1 ms timer sends everything that has come due (a busy loop would steal a core).
@@ -184,7 +174,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(cfg.idsFile, acceptedIds.join('\n'));
   fs.writeFileSync(cfg.resultFile, JSON.stringify(result));
   for (const s of sockets) s.disconnect();
-  agent.destroy();
+  pool.close();
   log('done');
 }
 
