@@ -9,7 +9,7 @@ import type { ApiDeps } from './deps.js';
 import { withSessionCache } from '../shared/sessions.js';
 import { createAuthLimiter } from './auth/rate-limit.js';
 import { createNonceStore } from './auth/nonces.js';
-import { createAccessLog, errorAnswer, errorsAndLogging } from './middleware/errors.js';
+import { createAccessLog, errorsAndLogging } from './middleware/errors.js';
 import { jsonBody } from './middleware/body.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
@@ -73,12 +73,9 @@ export function createApiListener(input: ApiDeps & { admission?: Admission }): R
       return;
     }
     tap.serve(req, res).catch((err: unknown) => {
-      // Only the access log itself can fail here (the handler answers every error it meets).
+      // The handler answers every error it meets; only the access log after the answer can fail.
       log.error({ err }, 'tap handler failed');
-      if (!res.headersSent) {
-        const answer = errorAnswer(err);
-        res.writeHead(answer.status, { 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer.body));
-      }
+      res.destroy();
     });
   };
 }

@@ -17,9 +17,8 @@ import { errorAnswer, type AccessLog, type Failure } from './middleware/errors.j
 import { authenticate } from './middleware/session.js';
 import { PlaceBody, type Placement } from './placement.js';
 
+/** The path this handler serves; also its route label in the latency metric, as @koa/router names it. */
 const PATH = '/api/bets';
-/** The route label the latency metric uses for this request, as @koa/router names it. */
-const ROUTE = '/api/bets';
 
 export interface TapHandler {
   /** Whether this handler serves the request (decided from the request line and headers only). */
@@ -82,7 +81,7 @@ export function createTapHandler(deps: Pick<ApiDeps, 'config' | 'sessions'> & { 
         res.writeHead(status, headers);
         res.end(text);
       }
-      access.record({ method: 'POST', path: PATH, route: ROUTE, status, started, ip: () => ipOf(req), failure, betId, requestLog });
+      access.record({ method: 'POST', path: PATH, route: PATH, status, started, ip: () => ipOf(req), failure, betId, requestLog });
     },
   };
 }

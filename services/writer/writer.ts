@@ -70,7 +70,7 @@ export interface WriterDeps {
   log: Logger;
   metrics: WriterMetrics;
   batchMax: number;
-  /** Target duration of a batch's transaction, ms (reads are sized to it; see batchSize). */
+  /** Target duration of the statements of a batch transaction, ms (reads are sized to it; see batchSize). */
   batchTargetMs?: number;
   now: () => number;
 }

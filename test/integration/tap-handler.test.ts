@@ -6,12 +6,10 @@
  */
 import { gzipSync } from 'node:zlib';
 import type { IncomingMessage } from 'node:http';
-import { Writable } from 'node:stream';
 import test from 'ava';
 import { Wallet } from 'ethers';
 import { createTapHandler } from '../../services/api/tap-handler.js';
 import { betKeys } from '../../services/shared/redis-names.js';
-import { createLogger } from '../../services/shared/logger.js';
 import { startApi, type TestApi } from '../helpers/api.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { closeBreaker, openBreaker, publishTestQuote, tappableCell } from '../helpers/market-fixture.js';
@@ -19,17 +17,14 @@ import { signIn } from '../helpers/wallet.js';
 
 let redis: TestRedis;
 let api: TestApi;
-const lines: { level: string; msg: string; requestId?: string; status?: number; code?: string; path?: string; betId?: string }[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _enc, done) {
-    for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l));
-    done();
-  },
-});
+/** The API's log lines (startApi collects them). */
+const logs: string[] = [];
+const linesOf = (requestId: string | null) =>
+  logs.map((l) => JSON.parse(l) as { level: string; msg: string; requestId?: string }).filter((l) => l.requestId !== undefined && l.requestId === requestId);
 
 test.before(async () => {
   redis = await startRedis();
-  api = await startApi(redis, { TAPSTACK_BET_RATE_PER_SECOND: '100000', TAPSTACK_STAKE_MIN: '0.10', TAPSTACK_STAKE_MAX: '100' }, { log: createLogger({ service: 'api-test', level: 'info', destination: sink }) });
+  api = await startApi(redis, { TAPSTACK_BET_RATE_PER_SECOND: '100000', TAPSTACK_STAKE_MIN: '0.10', TAPSTACK_STAKE_MAX: '100' }, { logs });
 });
 
 test.after.always(async () => {
@@ -148,7 +143,7 @@ test.serial('an accepted tap and its replay: the same shape from both paths, a g
   t.is(await api.redis.get(betKeys.balance(p.address)), String(1_000_000 - 150));
   // The sampled or refused lines name the bet; a refusal's line has the direct path's request id.
   const refused = await send('/api/bets', JSON.stringify({ quoteId: q.id, row: cell.row, col: cell.col, stake: 1 }), p.bearer);
-  const mine = lines.filter((l) => l.requestId === refused.headers['x-request-id']);
+  const mine = linesOf(refused.headers['x-request-id'] ?? null);
   t.is(mine.length, 1, JSON.stringify(mine));
   t.like(mine[0], { level: 'info', msg: 'request refused', status: 400, code: 'stake-out-of-limits', path: '/api/bets' });
 });
@@ -162,7 +157,7 @@ test.serial('a 5xx on the direct path gets an error line with its request id (Re
   const r = await send('/api/bets', JSON.stringify({ quoteId: q.id, row: cell.row, col: cell.col, stake: 50 }), other.bearer);
   t.true(r.status >= 500, JSON.stringify(r));
   t.truthy(r.body?.error?.code);
-  const mine = lines.filter((l) => l.requestId === r.headers['x-request-id']);
+  const mine = linesOf(r.headers['x-request-id'] ?? null);
   t.is(mine.length, 1, JSON.stringify(mine));
   t.like(mine[0], { level: 'error', msg: 'request failed', status: r.status, code: r.body.error.code, path: '/api/bets' });
 });

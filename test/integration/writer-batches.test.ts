@@ -34,18 +34,27 @@ function recordingReader(reader: Redis, reads: [asked: number, got: number][]): 
   }) as Redis;
 }
 
-test('a backlog is read in batches that double while they come back full, then the size returns to the target', async (t) => {
+/**
+ * `count` bets reserved and waiting, then a writer started on them: resolves once the last one is
+ * committed and its reservation resolved, with the reads it made.
+ */
+async function drainBacklog(t: Parameters<typeof rig>[1], count: number, batchTargetMs?: number) {
   const r = await rig(server, t);
   await funded(r, 1_000_000);
   const bets: BetCommand[] = [];
-  for (let i = 0; i < 300; i++) bets.push(await reserveBet(r, ALICE, 10));
+  for (let i = 0; i < count; i++) bets.push(await reserveBet(r, ALICE, 10));
   const reads: [number, number][] = [];
-  // A target no batch can meet: the size from the time per entry is always the floor, 16.
-  const writer = r.writerWith(r.bookkeeper, { reader: recordingReader(r.reader, reads), batchTargetMs: 0.001 });
+  const writer = r.writerWith(r.bookkeeper, { reader: recordingReader(r.reader, reads), ...(batchTargetMs !== undefined ? { batchTargetMs } : {}) });
   writer.start();
   t.teardown(() => writer.stop());
   await waitFor(async () => getBet(r.env.db, bets.at(-1)!.id) !== undefined && (await r.cache(ALICE)).pend === null, 'the backlog committed', 30_000);
   await writer.stop();
+  return { r, reads };
+}
+
+test('a backlog is read in batches that double while they come back full, then the size returns to the target', async (t) => {
+  // A target no batch can meet: the size from the time per entry is always the floor, 16.
+  const { r, reads } = await drainBacklog(t, 300, 0.001);
   t.deepEqual(reads.slice(0, 5), [[16, 16], [32, 32], [64, 64], [128, 128], [256, 60]], JSON.stringify(reads.slice(0, 8)));
   // Caught up: back to the floor.
   t.deepEqual(reads[5], [16, 0]);
@@ -54,15 +63,6 @@ test('a backlog is read in batches that double while they come back full, then t
 });
 
 test('without a target every read asks for the maximum (the batch is whatever is waiting, up to it)', async (t) => {
-  const r = await rig(server, t);
-  await funded(r, 1_000_000);
-  const bets: BetCommand[] = [];
-  for (let i = 0; i < 40; i++) bets.push(await reserveBet(r, ALICE, 10));
-  const reads: [number, number][] = [];
-  const writer = r.writerWith(r.bookkeeper, { reader: recordingReader(r.reader, reads) });
-  writer.start();
-  t.teardown(() => writer.stop());
-  await waitFor(async () => getBet(r.env.db, bets.at(-1)!.id) !== undefined, 'the backlog committed', 30_000);
-  await writer.stop();
+  const { reads } = await drainBacklog(t, 40);
   t.deepEqual(reads[0], [500, 40]);
 });

@@ -31,14 +31,29 @@ export function sessionToken(h: Pick<AuthHeaders, 'authorization' | 'cookie'>, c
   return cookie ? { token: cookie, via: 'cookie' } : undefined;
 }
 
+/** The headers authentication reads, from a Koa request (an empty header counts as absent). */
+export const authHeaders = (ctx: Koa.Context): AuthHeaders => ({
+  authorization: ctx.get('Authorization') || undefined,
+  cookie: ctx.get('Cookie') || undefined,
+  origin: ctx.get('Origin') || undefined,
+});
+
+/**
+ * The token a request carries, refused if it came in a cookie on a state-changing request from a
+ * foreign origin. Undefined when there is none.
+ */
+export function sameOriginToken(config: ApiDeps['config'], method: string, h: AuthHeaders): { token: string; via: 'cookie' | 'bearer' } | undefined {
+  const found = sessionToken(h, config.session.cookieName);
+  if (found?.via === 'cookie' && method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS' && h.origin && h.origin !== config.publicOrigin) {
+    throw forbidden('cross-origin', 'request from a foreign origin refused');
+  }
+  return found;
+}
+
 /** The session a request carries, or the 401/403 refusal (Koa's requireSession and the direct tap handler). */
 export async function authenticate(deps: Pick<ApiDeps, 'config' | 'sessions'>, method: string, h: AuthHeaders): Promise<Authed> {
-  const found = sessionToken(h, deps.config.session.cookieName);
+  const found = sameOriginToken(deps.config, method, h);
   if (!found) throw unauthorized('not-signed-in', 'sign in first');
-  if (found.via === 'cookie' && method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
-    const origin = h.origin;
-    if (origin && origin !== deps.config.publicOrigin) throw forbidden('cross-origin', 'request from a foreign origin refused');
-  }
   const session = await deps.sessions.get(found.token);
   if (!session) throw unauthorized('session-expired', 'the session expired or was revoked: sign in again');
   return { session, token: found.token };
@@ -46,7 +61,7 @@ export async function authenticate(deps: Pick<ApiDeps, 'config' | 'sessions'>, m
 
 export function requireSession(deps: Pick<ApiDeps, 'config' | 'sessions'>): Koa.Middleware {
   return async (ctx, next) => {
-    ctx.state.auth = await authenticate(deps, ctx.method, { authorization: ctx.get('Authorization') || undefined, cookie: ctx.get('Cookie') || undefined, origin: ctx.get('Origin') || undefined });
+    ctx.state.auth = await authenticate(deps, ctx.method, authHeaders(ctx));
     await next();
   };
 }

@@ -4,14 +4,14 @@ import type Koa from 'koa';
 import { z } from 'zod';
 import { demoGrantRequest, onSignIn } from '../../shared/accounts.js';
 import { awaitMovement, enqueueMovement } from '../../shared/betting/movements.js';
-import { AppError, forbidden } from '../../shared/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { Reserver } from '../../shared/betting/reserve.js';
 import type { ApiDeps } from '../deps.js';
 import type { AuthLimiter } from '../auth/rate-limit.js';
 import type { NonceStore } from '../auth/nonces.js';
 import { verifySiwe } from '../auth/siwe-verify.js';
 import { validBody } from '../middleware/body.js';
-import { sessionToken } from '../middleware/session.js';
+import { authHeaders, sameOriginToken } from '../middleware/session.js';
 
 const VerifyBody = z.object({
   message: z.string().min(1).max(4096),
@@ -78,9 +78,7 @@ export function authRoutes(deps: ApiDeps & { nonces: NonceStore; limiter: AuthLi
   });
 
   router.post('/logout', async (ctx) => {
-    const found = sessionToken({ authorization: ctx.get('Authorization') || undefined, cookie: ctx.get('Cookie') || undefined }, config.session.cookieName);
-    const origin = ctx.get('Origin');
-    if (found?.via === 'cookie' && origin && origin !== config.publicOrigin) throw forbidden('cross-origin', 'request from a foreign origin refused');
+    const found = sameOriginToken(config, ctx.method, authHeaders(ctx));
     if (found) await deps.sessions.destroy(found.token);
     ctx.set('Set-Cookie', cookie('', 0));
     ctx.status = 204;
