@@ -3,6 +3,7 @@
  * command stats, persistence forks and memory, event-loop delay and GC of the Node services.
  */
 import { metricValue, scrape, type Stack } from './stack.js';
+import { EVENT_LOOP_RESOLUTION_MS } from '../services/shared/metrics.js';
 
 export interface WriterStats {
   batches: number;
@@ -53,6 +54,9 @@ export interface Pauses {
  * Event-loop delay and GC of the API, writer and realtime over a window: call once at the start
  * (resets the delay histograms) and use `end()` at its end.
  */
+/** A delay histogram figure (seconds, sampling interval included) as the delay beyond the interval, ms. */
+export const loopDelayMs = (seconds: number): number => Math.max(0, seconds * 1000 - EVENT_LOOP_RESOLUTION_MS);
+
 export async function watchPauses(s: Stack): Promise<{ end(): Promise<Record<string, Pauses>> }> {
   const urls: Record<string, string> = { api: s.apiUrl, writer: s.writerProbeUrl, realtime: s.realtimeUrl };
   const gc = (text: string) => metricValue(text, 'nodejs_gc_duration_seconds_sum');
@@ -66,8 +70,8 @@ export async function watchPauses(s: Stack): Promise<{ end(): Promise<Record<str
       for (const [name, url] of Object.entries(urls)) {
         const m = await scrape(url);
         out[name] = {
-          lagP99Ms: metricValue(m, 'nodejs_eventloop_lag_p99_seconds') * 1000,
-          lagMaxMs: metricValue(m, 'nodejs_eventloop_lag_max_seconds') * 1000,
+          lagP99Ms: loopDelayMs(metricValue(m, 'nodejs_eventloop_lag_p99_seconds')),
+          lagMaxMs: loopDelayMs(metricValue(m, 'nodejs_eventloop_lag_max_seconds')),
           gcMsPerS: ((gc(m) - (start[name] ?? 0)) * 1000) / seconds,
         };
       }

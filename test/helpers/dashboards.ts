@@ -51,7 +51,7 @@ export const CORE_PANELS = new Set([
   'tapstack-appliance/Health probe result (AIO)',
   'tapstack-appliance/CPU per process',
   'tapstack-appliance/Resident memory',
-  'tapstack-appliance/Event-loop lag p99',
+  'tapstack-appliance/Event-loop delay p99 (beyond the 10 ms sampling interval)',
   'tapstack-appliance/Redis memory (as the API sees it)',
   'tapstack-appliance/TLS certificate: days left',
   'tapstack-appliance/Firing alerts',

@@ -15,12 +15,15 @@ import { renderAlertmanagerConfig, renderPrometheusConfig, renderSupervisorProgr
 import { createHealthMetrics } from '../../healthchecks/health-metrics.js';
 import { loadConfig, logLevelFor, maskedConfig, ConfigError } from '../../services/shared/config.js';
 import { createMarketMetrics } from '../../services/shared/market/metrics.js';
-import { createMetrics, registerCertificateExpiry, registerDataMetrics, registerReadiness } from '../../services/shared/metrics.js';
+import { createMetrics, EVENT_LOOP_RESOLUTION_MS, registerCertificateExpiry, registerDataMetrics, registerReadiness } from '../../services/shared/metrics.js';
 import { createResolverMetrics } from '../../services/resolver/metrics.js';
 import { createWriterMetrics } from '../../services/writer/metrics.js';
 import { createBackupMetrics } from '../../backup/daemon/metrics.js';
-import { loadDashboards } from '../helpers/dashboards.js';
+import { dashboardQueries, loadDashboards } from '../helpers/dashboards.js';
 import { REPO } from '../helpers/deploy-files.js';
+import { waitFor } from '../helpers/ports.js';
+import { loopDelayMs } from '../../bench/measure.js';
+import { metricValue } from '../../bench/stack.js';
 
 const PROM = path.join(REPO, 'monitoring', 'prometheus');
 const RULE_FILES = fs.readdirSync(path.join(PROM, 'rules')).filter((f) => f.endsWith('.rules.yml'));
@@ -180,6 +183,20 @@ test('promtool check metrics is clean on what the processes export; default metr
   }
   t.regex(await writer.registry.metrics(), /^tapstack_db_file_size_bytes\{file="db",service="writer"\} 1$/m);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('event-loop delay figures include the sampling interval, which the bench and the dashboard take off', async (t) => {
+  // Node's histogram records the time between two samples: an idle loop reads the interval itself.
+  const { registry } = createMetrics('idle');
+  const min = await waitFor(async () => {
+    const v = metricValue(await registry.metrics(), 'nodejs_eventloop_lag_min_seconds');
+    // With no sample yet the histogram reports its empty state (min = 2^63 ns).
+    return v > 0 && v < 1 ? v : undefined;
+  }, 'a sampled event-loop delay');
+  t.true(min * 1000 >= EVENT_LOOP_RESOLUTION_MS * 0.95, `the smallest sample (${min * 1000} ms) is at least the interval`);
+  t.true(loopDelayMs(min) < EVENT_LOOP_RESOLUTION_MS, `the bench reads an idle loop as ${loopDelayMs(min)} ms, not ${min * 1000}`);
+  const panel = dashboardQueries().find((q) => q.expr.includes('nodejs_eventloop_lag_p99_seconds'));
+  t.regex(panel?.expr ?? '', new RegExp(`- ${(EVENT_LOOP_RESOLUTION_MS / 1000).toFixed(3)}\\b`), 'the dashboard subtracts the same interval');
 });
 
 test('log levels: one for all, overridden per process; a bad override is refused with the others', (t) => {
