@@ -41,13 +41,6 @@ const MOVE_RESULT_TTL_SECONDS = 600;
 /** The smallest read the batch sizing makes (below it the per-batch round trips dominate). */
 const MIN_BATCH = 16;
 
-/** Stream ids are `<ms>-<seq>`: compare them as numbers, part by part. */
-function streamIdBefore(a: string, b: string): boolean {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am < bm || (am === bm && as < bs);
-}
-
 // Post-commit writes that add to Redis run with allow-oom: the writer must always be able to
 // record dead letters and answer movements, even while Redis is at its cap (the API refuses taps
 // then; what the writer does shrinks Redis overall).
@@ -58,6 +51,27 @@ return 1`;
 const DEAD_LETTER = `#!lua flags=allow-oom
 redis.call('XADD', KEYS[1], '*', 'from', ARGV[1], 'c', ARGV[2])
 return 1`;
+// The end of a batch in one round trip: acknowledge its entries, tell the players, then drop what
+// is done from the stream — everything before the newest acked id, but never an entry still
+// pending (delivered by a read whose reply was lost: its data is needed to process it) — and
+// report the depth. Shrinks Redis, so allow-oom. An error before the XACK leaves the entries
+// pending (they come back, everything is re-derived); the trim is best effort.
+// KEYS[1] stream; ARGV: group, channel, newest id, number of ids, the ids, then the messages.
+const ACK_BATCH = `#!lua flags=allow-oom
+local n = tonumber(ARGV[4])
+for i = 5, 4 + n, 5000 do redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, math.min(i + 4999, 4 + n))) end
+for i = 5 + n, #ARGV do redis.call('PUBLISH', ARGV[2], ARGV[i]) end
+local summary = redis.call('XPENDING', KEYS[1], ARGV[1])
+local before = ARGV[3]
+local oldest = summary[2]
+if tonumber(summary[1]) > 0 and oldest then
+  local om, os = string.match(oldest, '^(%d+)-(%d+)$')
+  local nm, ns = string.match(before, '^(%d+)-(%d+)$')
+  om, os, nm, ns = tonumber(om), tonumber(os), tonumber(nm), tonumber(ns)
+  if om < nm or (om == nm and os < ns) then before = oldest end
+end
+redis.pcall('XTRIM', KEYS[1], 'MINID', '~', before)
+return redis.call('XLEN', KEYS[1])`;
 
 export interface WriterDeps {
   db: Db;
@@ -83,7 +97,8 @@ export function createWriter(deps: WriterDeps) {
   const log = deps.log.child({ module: 'writer' });
   deps.redis.defineCommand('tapstackPostResult', { lua: POST_RESULT });
   deps.redis.defineCommand('tapstackDeadLetter', { lua: DEAD_LETTER });
-  const scripts = deps.redis as unknown as { tapstackPostResult: Script; tapstackDeadLetter: Script };
+  deps.redis.defineCommand('tapstackAckBatch', { lua: ACK_BATCH });
+  const scripts = deps.redis as unknown as { tapstackPostResult: Script; tapstackDeadLetter: Script; tapstackAckBatch: Script };
   let running = false;
   // The transaction runs synchronously: everything else in this process (the next read, the
   // events, the probes) waits for it. Reads are sized so its statements take about batchTargetMs,
@@ -263,39 +278,30 @@ export function createWriter(deps: WriterDeps) {
     }
     for (const [id, fields] of dead) await scripts.tapstackDeadLetter.call(deps.redis, 1, DEAD_LETTERS, id, fields ? JSON.stringify(fields) : 'missing');
     for (const r of out.results) await scripts.tapstackPostResult.call(deps.redis, 1, betKeys.moveResult(r.id), JSON.stringify(r.result), MOVE_RESULT_TTL_SECONDS);
-    const pipe = deps.redis.pipeline();
-    pipe.xack(WRITER_STREAM, WRITER_GROUP, ...entries.map(([id]) => id));
-    for (const message of encodePlayerEvents(out.events)) pipe.publish(deps.channels.userEvents, message);
-    pipe.xpending(WRITER_STREAM, WRITER_GROUP);
-    const results = (await pipe.exec()) ?? [];
-    const [ackErr] = results[0] ?? [new Error('no reply to XACK')];
-    // Not acknowledged: the entries come back and everything above is re-derived (idempotent).
-    if (ackErr) throw ackErr;
-    // Drop what is done from the stream: everything before the newest acked id, but never an entry
-    // still pending (delivered by a read whose reply was lost): its data is needed to process it.
-    const [summaryErr, summary] = results.at(-1) ?? [new Error('no reply')];
-    const tail = deps.redis.pipeline();
-    if (!summaryErr) {
-      const [count, oldestPending] = summary as [number, string | null];
-      const newest = (entries.at(-1) as Entry)[0];
-      const before = Number(count) > 0 && oldestPending && streamIdBefore(oldestPending, newest) ? oldestPending : newest;
-      tail.xtrim(WRITER_STREAM, 'MINID', '~', before);
-    }
-    tail.xlen(WRITER_STREAM);
-    const [depthErr, depth] = ((await tail.exec()) ?? []).at(-1) ?? [new Error('no reply')];
-    if (!depthErr) reportDepth(Number(depth));
+    const ids = entries.map(([id]) => id);
+    const newest = ids.at(-1) as string;
+    reportDepth(await scripts.tapstackAckBatch.call(deps.redis, 1, WRITER_STREAM, WRITER_GROUP, deps.channels.userEvents, newest, ids.length, ...ids, ...encodePlayerEvents(out.events)));
     if (dead.length) log.error({ count: dead.length }, `unreadable queue entries moved to ${DEAD_LETTERS}`);
     if (bets) deps.metrics.lastCommit.set(Date.now() / 1000);
   }
 
-  const read = async (id: '0' | '>', block: boolean): Promise<Entry[]> => {
+  /**
+   * One read of the group. A read of new entries also asks XPENDING on the same connection, sent
+   * behind it without waiting: Redis answers it once the read has returned, so it counts what the
+   * read delivered plus anything an earlier, lost reply left pending (one round trip for both; a
+   * client that re-sends the read after a reconnect re-sends the XPENDING after it).
+   */
+  const read = async (id: '0' | '>', block: boolean): Promise<{ entries: Entry[]; pending: number }> => {
     const count = batchSize();
     const args: (string | number)[] = ['GROUP', WRITER_GROUP, CONSUMER, 'COUNT', count];
     if (block) args.push('BLOCK', 50);
-    const res = (await deps.reader.call('XREADGROUP', ...args, 'STREAMS', WRITER_STREAM, id)) as [string, Entry[]][] | null;
+    const reading = deps.reader.call('XREADGROUP', ...args, 'STREAMS', WRITER_STREAM, id) as Promise<[string, Entry[]][] | null>;
+    const summary = id === '>' ? deps.reader.xpending(WRITER_STREAM, WRITER_GROUP) : undefined;
+    summary?.catch(() => undefined); // a failed read is the error reported; this one is awaited below
+    const res = await reading;
     const entries = res?.[0]?.[1] ?? [];
     sized(count, entries.length);
-    return entries;
+    return { entries, pending: summary ? Number(((await summary) as [number])[0]) : entries.length };
   };
 
   let lastDepthAt = 0;
@@ -303,9 +309,6 @@ export function createWriter(deps: WriterDeps) {
     deps.metrics.queueDepth.set(depth);
     lastDepthAt = Date.now();
   };
-
-  /** How many entries the group has delivered and not had acknowledged (XPENDING's summary). */
-  const pendingCount = async (): Promise<number> => Number(((await deps.redis.xpending(WRITER_STREAM, WRITER_GROUP)) as [number])[0]);
 
   return {
     /** Create the consumer group, finish what a previous run left unacknowledged, rebuild the cache. */
@@ -316,7 +319,7 @@ export function createWriter(deps: WriterDeps) {
       });
       let redelivered = 0;
       for (;;) {
-        const pending = await read('0', false);
+        const { entries: pending } = await read('0', false);
         if (pending.length === 0) break;
         redelivered += pending.length;
         await processBatch(pending);
@@ -340,19 +343,20 @@ export function createWriter(deps: WriterDeps) {
           try {
             let entries: Entry[] = [];
             if (pendingFirst) {
-              entries = await read('0', false);
+              ({ entries } = await read('0', false));
               pendingFirst = entries.length > 0;
             }
             if (!pendingFirst) {
-              entries = await read('>', true);
+              const fresh = await read('>', true);
+              entries = fresh.entries;
               // A read whose reply was lost in a Redis restart left its entries pending, and the
               // client library re-sends the read, which then delivers newer ones. Processing those
               // first would move an account's bookkeeping watermark past the stranded entries and
               // skip their cache effects (a stake left pending forever). So when more entries are
               // pending than this read delivered, read them all from '0', oldest first. Asked after
               // an empty read too: a re-sent read may have found nothing new.
-              if ((await pendingCount()) > entries.length) {
-                entries = await read('0', false);
+              if (fresh.pending > entries.length) {
+                ({ entries } = await read('0', false));
                 pendingFirst = true;
               }
             }

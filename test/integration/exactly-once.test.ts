@@ -99,17 +99,28 @@ test.serial('a read whose reply is lost in a Redis restart, re-sent by the clien
   const first = await reserveBet(r, ALICE, 400);
   let second: BetCommand | undefined;
   // The writer's reader as ioredis behaves across a restart: the first read that delivers entries
-  // loses its reply, another tap is queued meanwhile, and the same read is sent again.
+  // loses its reply, another tap is queued meanwhile, and the same read is sent again — with every
+  // command sent behind it on that connection (the writer's XPENDING), in the same order.
   let lost = false;
+  let lastRead: Promise<unknown> = Promise.resolve();
   const reader = new Proxy(r.reader, {
     get(target, prop, receiver) {
+      if (prop === 'xpending') {
+        return async (...args: Parameters<Redis['xpending']>) => {
+          await lastRead.catch(() => undefined);
+          return target.xpending(...args);
+        };
+      }
       if (prop !== 'call') return Reflect.get(target, prop, receiver);
-      return async (...args: Parameters<Redis['call']>) => {
-        const reply = await target.call(...args);
-        if (lost || !args.includes('>') || !reply) return reply;
-        lost = true;
-        second = await reserveBet(r, ALICE, 250);
-        return target.call(...args);
+      return (...args: Parameters<Redis['call']>) => {
+        lastRead = (async () => {
+          const reply = await target.call(...args);
+          if (lost || !args.includes('>') || !reply) return reply;
+          lost = true;
+          second = await reserveBet(r, ALICE, 250);
+          return target.call(...args);
+        })();
+        return lastRead;
       };
     },
   }) as Redis;
