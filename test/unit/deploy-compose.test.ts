@@ -9,6 +9,7 @@ import path from 'node:path';
 import test from 'ava';
 import { Ajv } from 'ajv';
 import { COMPOSE_FILE, REPO, appProcesses, asArgv, cpus, durationMs, memoryMiB, serviceEnv } from '../helpers/deploy-files.js';
+import { BET_PATH_NODE_FLAGS } from '../../bench/stack.js';
 import { appServices, compose, dockerCompose, longRunning, names, ONE_SHOT, READY_PORT, renderedRedisConf, runArgv, serviceConfig, services, volumeMounts } from '../helpers/compose-fixture.js';
 
 // file without it must pass 1.29's complete `config` (references, durations, conditions...).
@@ -67,6 +68,17 @@ test('every app process has its own service running its compiled main.js', (t) =
   }
   t.true(appServices.includes('setup'), 'the one-shot setup runs from the app image');
   t.deepEqual(runArgv(services.setup!), ['tapstack', 'setup']);
+});
+
+test('the bet path (api, writer, realtime) runs with the same V8 flags in compose, the AIO supervisord.conf and the bench', (t) => {
+  const supervisord = fs.readFileSync(path.join(REPO, 'supervisord.conf'), 'utf8');
+  for (const proc of ['api', 'writer', 'realtime']) {
+    const argv = runArgv(services[proc]!);
+    for (const flag of BET_PATH_NODE_FLAGS) t.true(argv.includes(flag), `compose ${proc}: ${argv.join(' ')}`);
+    const command = supervisord.split('\n').find((l) => l.startsWith('command=') && l.includes(`/dist/services/${proc}/main.js`)) ?? '';
+    const words = command.split(/\s+/);
+    for (const flag of BET_PATH_NODE_FLAGS) t.true(words.indexOf(flag) > words.indexOf('node') && words.indexOf('node') >= 0, `supervisord ${proc}: ${command}`);
+  }
 });
 
 test('app services run their process directly: setup runs once, in the one-shot service', (t) => {
