@@ -50,6 +50,10 @@ export interface OpenLoopResult {
   confirmMs: Summary;
   /** From the 202 to the confirmation: the writer's share of the wait. */
   afterAcceptMs: Summary;
+  /** From the API's placement to the start of the writer batch that committed it (the bet's placedAt → committedAt, both the services' clocks). */
+  queuedMs: Summary;
+  /** From that batch's start to the confirmation heard here (committedAt → now): transaction, post-commit, realtime, delivery. */
+  deliveredMs: Summary;
   confirmed: number;
   rejectedEvents: number;
   /** Accepted (202) but no bet:confirmed/bet:rejected heard before the bench stopped waiting. */
@@ -78,8 +82,15 @@ async function main(): Promise<void> {
   let rejectedEvents = 0;
   let confirmed = 0;
 
-  const onEvent = (kind: 'confirmed' | 'rejected') => (bet: { id: string }) => {
+  const queued: number[] = [];
+  const delivered: number[] = [];
+  const onEvent = (kind: 'confirmed' | 'rejected') => (bet: { id: string; placedAt?: number; committedAt?: number | null }) => {
     const at = performance.now();
+    // Same machine, same clock: the split of the writer path by the bet's own timestamps (ms).
+    if (typeof bet.placedAt === 'number' && typeof bet.committedAt === 'number') {
+      queued.push(bet.committedAt - bet.placedAt);
+      delivered.push(Date.now() - bet.committedAt);
+    }
     if (kind === 'rejected') rejectedEvents += 1;
     const i = waiting.get(bet.id);
     if (i === undefined) return void early.set(bet.id, at);
@@ -166,6 +177,8 @@ async function main(): Promise<void> {
     acceptMs: summarise(accept),
     confirmMs: summarise(confirm),
     afterAcceptMs: summarise(confirm.map((c, i) => c - (accept[i] as number))),
+    queuedMs: summarise(queued),
+    deliveredMs: summarise(delivered),
     confirmed,
     rejectedEvents,
     unconfirmed: waiting.size,

@@ -35,8 +35,8 @@ export interface BenchOptions {
   threads: number;
   /** Keep-alive connections of the open-loop generator (BENCH_OPEN_CONNECTIONS). */
   openConnections: number;
-  /** Run the API and the writer under --cpu-prof and summarise the saturated window (BENCH_PROFILE=1). */
-  profile: boolean;
+  /** Run the API and the writer under --cpu-prof and summarise one window: BENCH_PROFILE=1 the saturated run, =relative the half-rate open loop. */
+  profile: false | 'saturated' | 'relative';
   keep: boolean;
   /** Send an Idempotency-Key with every open-loop tap (as clients should; bench:soak does). */
   idempotencyKeys?: boolean;
@@ -164,9 +164,11 @@ export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: s
   const [pauses, forks0, writer0] = [await watchPauses(s), await redisForks(s), await writerStats(s)];
   const rows0 = rowsOf(db);
   const t0 = performance.now();
+  const fromUs = hrUs();
   const mon = monitorCpu({ api: s.api.pid, writer: s.writer.pid, realtime: s.realtime.pid, redis: s.redisPid, ...target.extraPids, 'load gen': gen.pid, bench: process.pid }, ['redis']);
   await waitForOutput(gen, /BENCH_OPEN sent/, (opts.durationS + 60) * 1000);
   const cpu = mon.stop();
+  const window = { fromUs, toUs: hrUs() };
   const committedPerS = (rowsOf(db) - rows0) / ((performance.now() - t0) / 1000);
   const [paused, forks, writer1] = [await pauses.end(), forksBetween(forks0, await redisForks(s)), await writerStats(s)];
   const code = await gen.exited;
@@ -177,7 +179,7 @@ export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: s
   const has = db.raw.prepare('SELECT 1 FROM bets WHERE id = ?');
   const ids = fs.readFileSync(cfg.idsFile, 'utf8').split('\n').filter(Boolean);
   const missingRows = ids.filter((id) => has.get(id) === undefined).length;
-  return { rate, result, cpu, committedPerS, missingRows, pauses: paused, forks, writer: writerBetween(writer0, writer1) };
+  return { rate, result, cpu, committedPerS, missingRows, pauses: paused, forks, writer: writerBetween(writer0, writer1), window };
 }
 
 export async function finalAccounting(s: Stack, db: Db) {

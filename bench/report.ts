@@ -52,6 +52,8 @@ function openRows(n: string, label: string, p: OpenLoopPhase, seconds: number, t
     ['', '  accept latency p50 / p99', `${ms(o.acceptMs.p50)} / ${ms(o.acceptMs.p99)} ms`, t ? `p99 ≤ ${t.acceptP99Ms} ms` : '', t ? verdict(o.acceptMs.p99 <= t.acceptP99Ms) : ''],
     ['', '  tap → bet:confirmed p50 / p99', `${ms(o.confirmMs.p50)} / ${ms(o.confirmMs.p99)} ms`, t ? `p99 ≤ ${t.confirmP99Ms} ms` : '', t ? verdict(o.confirmMs.p99 <= t.confirmP99Ms && o.unconfirmed === 0) : ''],
     ['', '  of which after the 202 (writer path) p50 / p99', `${ms(o.afterAcceptMs.p50)} / ${ms(o.afterAcceptMs.p99)} ms`, '', ''],
+    ['', '    placed → writer batch start p50 / p99', `${ms(o.queuedMs.p50)} / ${ms(o.queuedMs.p99)} ms`, '', ''],
+    ['', '    batch start → heard by the client p50 / p99', `${ms(o.deliveredMs.p50)} / ${ms(o.deliveredMs.p99)} ms`, '', ''],
     ['', '  confirmations heard / never heard', `${int(o.confirmed)} / ${int(o.unconfirmed)}`, '', ''],
     ['', '  generator send lag p99 (counted in latencies)', `${ms(o.lagMs.p99)} ms`, '', ''],
   ];
@@ -156,7 +158,7 @@ export function printReport(r: Report): void {
 
   for (const [name, p] of Object.entries(r.profiles)) {
     out();
-    out(`CPU profile of the ${name} over the saturated window (--cpu-prof; self time, ${int(p.totalMs - p.idleMs)} ms busy of ${int(p.totalMs)} ms sampled)`);
+    out(`CPU profile of the ${name} over the ${r.opts.profile === 'relative' ? 'half-rate open-loop' : 'saturated'} window (--cpu-prof; self time, ${int(p.totalMs - p.idleMs)} ms busy of ${int(p.totalMs)} ms sampled)`);
     out(table([['area', 'share', 'ms'], ...p.byArea.slice(0, 14).map((a) => [a.area, pct(a.share * 100), int(a.ms)])], [1, 2]));
     out(table([['top functions (self)', 'area', 'share'], ...p.byFunction.map((f) => [f.fn.slice(0, 90), f.area, pct(f.share * 100)])], [2]));
   }

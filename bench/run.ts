@@ -36,7 +36,7 @@ const opts: BenchOptions = {
   connections: envInt('BENCH_CONNECTIONS', 64),
   threads: envInt('BENCH_WRK_THREADS', 1),
   openConnections: envInt('BENCH_OPEN_CONNECTIONS', 64),
-  profile: process.env.BENCH_PROFILE === '1',
+  profile: process.env.BENCH_PROFILE === '1' ? 'saturated' : process.env.BENCH_PROFILE === 'relative' ? 'relative' : false,
   keep: process.env.BENCH_KEEP === '1',
 };
 /** Credit per player (10,000,000.00): no tap is ever refused for funds. */
@@ -74,7 +74,7 @@ async function main(): Promise<number> {
     }
     const final = await finalAccounting(stack, db);
     const results = { bare, saturated, fixed, relative, ...(edge ? { edge } : {}), final };
-    printReport({ opts, overrides, stack, stake: STAKE, ...results, profiles: opts.profile ? profiles(stack, saturated.window) : {}, busyBefore });
+    printReport({ opts, overrides, stack, stake: STAKE, ...results, profiles: opts.profile ? profiles(stack, opts.profile === 'relative' ? relative.window : saturated.window) : {}, busyBefore });
     const summaryFile = process.env.BENCH_SUMMARY_FILE;
     if (summaryFile) fs.writeFileSync(summaryFile, JSON.stringify(headline(results, { players: stack.players.length, relativeShare: opts.relativeShare ?? 0.5, fixedRate: opts.rate })));
     return accountingOk(results, stack.players.length) ? 0 : 1;
