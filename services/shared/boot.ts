@@ -27,10 +27,17 @@ export function bootConfig(service: string, env: NodeJS.ProcessEnv = process.env
 }
 
 /**
- * Open the primary database and refuse to run on a schema that is not exactly current. In
- * continuous backup mode the WAL shipper owns checkpoints (see `OpenOptions.walAutocheckpoint`).
+ * Whether the writer runs a checkpoint thread (services/writer/checkpointer.ts): always, except in
+ * continuous backup mode, where the WAL shipper owns checkpoints.
  */
-export function openPrimaryDb(config: Config, log: Logger, opts: { readonly?: boolean } = {}): Db {
+export const checkpointThreadWanted = (config: Config): boolean => !config.backup.continuous;
+
+/**
+ * Open the primary database and refuse to run on a schema that is not exactly current. In
+ * continuous backup mode the WAL shipper owns checkpoints (see `OpenOptions.walAutocheckpoint`);
+ * otherwise `checkpointThread` (the writer) leaves them to its checkpoint thread.
+ */
+export function openPrimaryDb(config: Config, log: Logger, opts: { readonly?: boolean; checkpointThread?: boolean } = {}): Db {
   let db: Db;
   try {
     db = opts.readonly
@@ -39,6 +46,7 @@ export function openPrimaryDb(config: Config, log: Logger, opts: { readonly?: bo
       : openDb(config.dbFile, {
           synchronous: config.sqlite.synchronous,
           ...(config.backup.continuous ? { walAutocheckpoint: CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES } : {}),
+          ...(opts.checkpointThread && checkpointThreadWanted(config) ? { checkpointThread: true } : {}),
         });
   } catch (err) {
     log.fatal({ file: config.dbFile, err: (err as Error).message }, 'cannot open the database: run `tapstack migrate` first');

@@ -7,7 +7,8 @@ import { createMetrics, registerDataMetrics } from '../shared/metrics.js';
 import { createProbeHandler } from '../shared/probe-server.js';
 import { checkReadiness } from '../shared/readiness.js';
 import { createRedis } from '../shared/redis.js';
-import { bootConfig, openPrimaryDb } from '../shared/boot.js';
+import { bootConfig, checkpointThreadWanted, openPrimaryDb } from '../shared/boot.js';
+import { startCheckpointer } from './checkpointer.js';
 import { createWriterMetrics } from './metrics.js';
 import { createWriter } from './writer.js';
 import { takeWriterLock } from '../shared/writer-lock.js';
@@ -18,7 +19,8 @@ lifecycle.installSignalHandlers();
 
 // The one process that moves money: wait while an admin command commits a movement by itself.
 const lock = await takeWriterLock(config.dataDir, { onWait: () => log.warn('waiting for the writer lock (an admin command is committing a movement)') });
-const db = openPrimaryDb(config, log);
+const db = openPrimaryDb(config, log, { checkpointThread: true });
+const checkpointer = checkpointThreadWanted(config) ? startCheckpointer({ file: config.dbFile, synchronous: config.sqlite.synchronous }, log) : undefined;
 const redis = createRedis(config, log, 'writer');
 const reader = createRedis(config, log, 'writer-reader');
 const metrics = createMetrics('writer');
@@ -54,6 +56,7 @@ lifecycle.onShutdown('close redis', async () => {
   reader.disconnect();
   await redis.quit();
 });
+lifecycle.onShutdown('stop the checkpoint thread', async () => checkpointer?.stop());
 lifecycle.onShutdown('checkpoint wal', () => db.checkpoint());
 lifecycle.onShutdown('close database', () => db.close());
 lifecycle.onShutdown('release the writer lock', () => lock.release());

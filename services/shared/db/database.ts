@@ -18,6 +18,13 @@ export interface Db {
   write<T>(fn: () => T): T;
   /** Checkpoint the WAL into the main file (used at shutdown); PASSIVE when `walAutocheckpoint` is set. */
   checkpoint(): void;
+  /**
+   * One PASSIVE checkpoint (never waits, never blocks a writer): the WAL's frames, how many of
+   * them are now in the main file, and whether another checkpoint held the lock.
+   */
+  checkpointPassive(): { walFrames: number; checkpointed: number; busy: boolean };
+  /** Changes whenever another connection has committed since this connection last asked (PRAGMA data_version). */
+  dataVersion(): number;
   close(): void;
 }
 
@@ -36,10 +43,17 @@ export interface OpenOptions {
    * write lock, stalling every writer).
    */
   walAutocheckpoint?: number;
+  /**
+   * A checkpoint thread owns this file's checkpoints (services/writer/checkpointer.ts, the writer
+   * outside continuous mode): SQLite's automatic checkpoint on this connection is then only the
+   * safety valve (CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES) and does not run inside its commits;
+   * `checkpoint()` stays TRUNCATE.
+   */
+  checkpointThread?: boolean;
 }
 
 /**
- * The safety-valve size for continuous mode: 65,536 pages (256 MiB with 4 KiB pages). SQLite's
+ * The safety-valve size for continuous mode (and under a checkpoint thread): 65,536 pages (256 MiB with 4 KiB pages). SQLite's
  * automatic checkpoint is PASSIVE: while the shipper runs it copies only frames up to the
  * shipper's read mark and cannot restart the WAL, so nothing is lost; when the shipper is down it
  * bounds the WAL (the shipper then starts a new generation when it comes back).
@@ -60,7 +74,8 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
     const mode = raw.pragma('journal_mode = WAL', { simple: true });
     if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch ${file} to WAL (got ${String(mode)})`);
     raw.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
-    if (opts.walAutocheckpoint !== undefined) raw.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(opts.walAutocheckpoint))}`);
+    const autocheckpoint = opts.walAutocheckpoint ?? (opts.checkpointThread ? CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES : undefined);
+    if (autocheckpoint !== undefined) raw.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(autocheckpoint))}`);
   }
   raw.pragma('foreign_keys = ON');
 
@@ -80,6 +95,11 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
     write: <T>(fn: () => T): T => raw.transaction(fn).immediate(),
     checkpoint: () => {
       if (!opts.readonly && raw.open) raw.pragma(opts.walAutocheckpoint === undefined ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)');
+    },
+    dataVersion: () => Number(raw.pragma('data_version', { simple: true })),
+    checkpointPassive: () => {
+      const [r] = raw.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
+      return { walFrames: r?.log ?? 0, checkpointed: r?.checkpointed ?? 0, busy: r?.busy === 1 };
     },
     close: () => {
       if (raw.open) raw.close();

@@ -1,0 +1,67 @@
+/**
+ * The writer's checkpoint thread (services/writer/checkpointer.ts): with it, the WAL stays small
+ * although the writer's own connection never checkpoints inside its commits; without it, the same
+ * writes leave all of themselves in the WAL. Real SQLite files, a real worker thread.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { openDb, type Db } from '../../services/shared/db/database.js';
+import { createLogger } from '../../services/shared/logger.js';
+import { startCheckpointer, type Checkpointer } from '../../services/writer/checkpointer.js';
+import { waitFor } from '../helpers/ports.js';
+
+const ROWS = 200;
+const CHUNKS = 30;
+const ROW_BYTES = 1024;
+
+function freshDb(t: { teardown(fn: () => void): void }): Db {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapstack-checkpointer-'));
+  const db = openDb(path.join(dir, 'db.sqlite'), { checkpointThread: true });
+  db.raw.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)');
+  t.teardown(() => {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return db;
+}
+
+/** CHUNKS transactions of ROWS rows each; after each, `between` (e.g. wait for a checkpoint). */
+async function writeChunks(db: Db, between: () => Promise<void>): Promise<number> {
+  const insert = db.raw.prepare('INSERT INTO t (v) VALUES (randomblob(?))');
+  for (let c = 0; c < CHUNKS; c++) {
+    db.write(() => {
+      for (let i = 0; i < ROWS; i++) insert.run(ROW_BYTES);
+    });
+    await between();
+  }
+  return CHUNKS * ROWS * ROW_BYTES;
+}
+
+const walBytes = (db: Db) => fs.statSync(`${db.file}-wal`).size;
+const log = createLogger({ service: 'test', level: 'silent' });
+
+test('without the thread, the writer connection leaves every write in the WAL (its automatic checkpoint is only a safety valve)', async (t) => {
+  const db = freshDb(t);
+  const written = await writeChunks(db, async () => undefined);
+  t.true(walBytes(db) > written, `WAL ${walBytes(db)} bytes after ${written} bytes written`);
+});
+
+test('with the thread, the WAL is copied into the main file as it goes and stays small; stop() ends the thread', async (t) => {
+  const db = freshDb(t);
+  const cp: Checkpointer = startCheckpointer({ file: db.file, synchronous: 'FULL', intervalMs: 10 }, log);
+  t.teardown(() => cp.stop());
+  const written = await writeChunks(db, async () => {
+    // Each chunk is copied before the next one is written (the next transaction then restarts the WAL).
+    const before = cp.count();
+    await waitFor(() => (cp.count() > before && cp.last()?.checkpointed === cp.last()?.walFrames) || undefined, 'a complete checkpoint by the thread');
+  });
+  t.true(cp.count() > 0);
+  t.true(walBytes(db) < written / 4, `WAL ${walBytes(db)} bytes after ${written} bytes written`);
+  t.is(db.raw.prepare('SELECT count(*) FROM t').pluck().get(), CHUNKS * ROWS);
+  await cp.stop();
+  // The thread's connection is closed: the shutdown checkpoint truncates the WAL.
+  db.checkpoint();
+  t.is(walBytes(db), 0);
+});
