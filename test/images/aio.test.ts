@@ -11,6 +11,7 @@ import type { Socket } from 'socket.io-client';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { acquireLock, buildImage, inspect, newPrefix, podman, podmanOk, prepareMachine, removeRun, secondsSince, startHelpers, sweepLeftovers, waitHealthy, type Helpers } from './podman.js';
 import { balanceOf, signIn, tapAndConfirm, type Edge } from './player.js';
+import { dbState as readDbState } from './db-state.js';
 
 const IMAGE = 'localhost/tapstack/aio:0.1.0';
 const prefix = newPrefix();
@@ -48,25 +49,7 @@ async function exec(...args: string[]) {
   return podman(['exec', name, ...args], 180_000);
 }
 
-/** Row count of every table, and a digest of the ledger, read inside the container. */
-/**
- * Table row counts and the hash of the ledger's first `ledgerRows` rows (default: as many as were
- * counted, so a row appended meanwhile, e.g. a settlement, is not half in the snapshot).
- */
-async function dbState(ledgerRows?: number): Promise<{ rows: Record<string, number>; ledger: string }> {
-  const script = `
-    const Database = require('/app/node_modules/better-sqlite3');
-    const crypto = require('node:crypto');
-    const db = new Database('/data/tapstack.db', { readonly: true });
-    const rows = {};
-    for (const { name } of db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'").all()) rows[name] = db.prepare('select count(*) as n from "' + name + '"').get().n;
-    const ledgerTable = 'ledger' in rows ? 'ledger' : undefined;
-    const ledger = ledgerTable ? crypto.createHash('sha256').update(JSON.stringify(db.prepare('select * from "' + ledgerTable + '" order by rowid limit ?').all(${ledgerRows ?? 'rows[ledgerTable]'}))).digest('hex') : '';
-    console.log(JSON.stringify({ rows, ledger }));`;
-  const r = await exec('node', '-e', script);
-  if (r.code !== 0) throw new Error(`reading the database: ${r.stderr}`);
-  return JSON.parse(r.stdout) as { rows: Record<string, number>; ledger: string };
-}
+const dbState = (ledgerRows?: number) => readDbState((args) => exec(...args), ledgerRows);
 
 test.before(async (t) => {
   release = await acquireLock();
