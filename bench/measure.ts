@@ -50,13 +50,13 @@ export interface Pauses {
   gcMsPerS: number;
 }
 
+/** A delay histogram figure (seconds, sampling interval included) as the delay beyond the interval, ms. */
+export const loopDelayMs = (seconds: number): number => Math.max(0, seconds * 1000 - EVENT_LOOP_RESOLUTION_MS);
+
 /**
  * Event-loop delay and GC of the API, writer and realtime over a window: call once at the start
  * (resets the delay histograms) and use `end()` at its end.
  */
-/** A delay histogram figure (seconds, sampling interval included) as the delay beyond the interval, ms. */
-export const loopDelayMs = (seconds: number): number => Math.max(0, seconds * 1000 - EVENT_LOOP_RESOLUTION_MS);
-
 export async function watchPauses(s: Stack): Promise<{ end(): Promise<Record<string, Pauses>> }> {
   const urls: Record<string, string> = { api: s.apiUrl, writer: s.writerProbeUrl, realtime: s.realtimeUrl };
   const gc = (text: string) => metricValue(text, 'nodejs_gc_duration_seconds_sum');

@@ -53,10 +53,11 @@ export interface OpenOptions {
 }
 
 /**
- * The safety-valve size for continuous mode (and under a checkpoint thread): 65,536 pages (256 MiB with 4 KiB pages). SQLite's
- * automatic checkpoint is PASSIVE: while the shipper runs it copies only frames up to the
- * shipper's read mark and cannot restart the WAL, so nothing is lost; when the shipper is down it
- * bounds the WAL (the shipper then starts a new generation when it comes back).
+ * The safety-valve size for continuous mode and under a checkpoint thread: 65,536 pages (256 MiB
+ * with 4 KiB pages). SQLite's automatic checkpoint is PASSIVE: while the shipper runs it copies
+ * only frames up to the shipper's read mark and cannot restart the WAL, so nothing is lost; when
+ * the shipper is down it bounds the WAL (the shipper then starts a new generation when it comes
+ * back).
  */
 export const CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES = 65_536;
 
