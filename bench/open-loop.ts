@@ -12,6 +12,7 @@
  * JSON to the file named in the config.
  */
 import fs from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
 import { summarise, type Summary } from './stats.js';
 import { createPool } from './http-client.js';
@@ -59,8 +60,13 @@ export interface OpenLoopResult {
   /** Accepted (202) but no bet:confirmed/bet:rejected heard before the bench stopped waiting. */
   unconfirmed: number;
   lagMs: Summary;
+  /** The generator's own event-loop delay while sending (beyond the sampling interval): it delays every reading it takes. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
+/** Sampling interval of the generator's event-loop delay histogram, ms (taken off each figure, as for the services). */
+const LOOP_RESOLUTION_MS = 1;
 const log = (s: string) => process.stdout.write(`BENCH_OPEN ${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -149,6 +155,8 @@ async function main(): Promise<void> {
   const t0 = performance.now() + 20;
   for (let i = 0; i < total; i++) due[i] = t0 + i * interval;
   log('started');
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  loop.enable();
   let next = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
@@ -160,6 +168,7 @@ async function main(): Promise<void> {
     setTimeout(tick, Math.max(0, t0 - performance.now()));
   });
   const sendSeconds = (performance.now() - t0) / 1000;
+  loop.disable();
   log('sent');
 
   for (const deadline = Date.now() + 30_000; inFlight > 0 && Date.now() < deadline; ) await sleep(20);
@@ -183,6 +192,8 @@ async function main(): Promise<void> {
     rejectedEvents,
     unconfirmed: waiting.size,
     lagMs: summarise(lag),
+    loopDelayP99Ms: Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),
+    loopDelayMaxMs: Math.max(0, loop.max / 1e6 - LOOP_RESOLUTION_MS),
   };
   fs.writeFileSync(cfg.idsFile, acceptedIds.join('\n'));
   fs.writeFileSync(cfg.resultFile, JSON.stringify(result));

@@ -56,6 +56,7 @@ function openRows(n: string, label: string, p: OpenLoopPhase, seconds: number, t
     ['', '    batch start → heard by the client p50 / p99', `${ms(o.deliveredMs.p50)} / ${ms(o.deliveredMs.p99)} ms`, '', ''],
     ['', '  confirmations heard / never heard', `${int(o.confirmed)} / ${int(o.unconfirmed)}`, '', ''],
     ['', '  generator send lag p99 (counted in latencies)', `${ms(o.lagMs.p99)} ms`, '', ''],
+    ['', '  generator event-loop delay p99 / max (in every reading)', `${ms(o.loopDelayP99Ms)} / ${ms(o.loopDelayMaxMs)} ms`, '', ''],
   ];
   if (t?.writerLagP99Ms !== undefined) rows.push(['', '  writer event-loop delay p99 / max', `${ms(writerLag)} / ${ms(p.pauses.writer?.lagMaxMs ?? Number.NaN)} ms`, `p99 ≤ ${t.writerLagP99Ms} ms`, verdict(writerLag <= t.writerLagP99Ms)]);
   return rows;
