@@ -35,7 +35,7 @@ export const checkpointThreadWanted = (config: Config): boolean => !config.backu
 /**
  * Open the primary database and refuse to run on a schema that is not exactly current. In
  * continuous backup mode the WAL shipper owns checkpoints (see `OpenOptions.walAutocheckpoint`);
- * otherwise `checkpointThread` (the writer) leaves them to its checkpoint thread.
+ * `checkpointThread` (the writer, when checkpointThreadWanted) leaves them to its checkpoint thread.
  */
 export function openPrimaryDb(config: Config, log: Logger, opts: { readonly?: boolean; checkpointThread?: boolean } = {}): Db {
   let db: Db;
@@ -46,7 +46,7 @@ export function openPrimaryDb(config: Config, log: Logger, opts: { readonly?: bo
       : openDb(config.dbFile, {
           synchronous: config.sqlite.synchronous,
           ...(config.backup.continuous ? { walAutocheckpoint: CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES } : {}),
-          ...(opts.checkpointThread && checkpointThreadWanted(config) ? { checkpointThread: true } : {}),
+          ...(opts.checkpointThread ? { checkpointThread: true } : {}),
         });
   } catch (err) {
     log.fatal({ file: config.dbFile, err: (err as Error).message }, 'cannot open the database: run `tapstack migrate` first');

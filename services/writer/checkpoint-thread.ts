@@ -15,7 +15,8 @@ export type CheckpointThreadMessage = { walFrames: number; checkpointed: number 
 const port = parentPort;
 if (port) {
   const data = workerData as CheckpointThreadData;
-  const db = openDb(data.file, { mustExist: true, synchronous: data.synchronous, checkpointThread: true });
+  // Never commits: only the synchronous setting (the checkpoint's fsyncs) matters on this connection.
+  const db = openDb(data.file, { mustExist: true, synchronous: data.synchronous });
   let timer: NodeJS.Timeout | undefined;
   let seen = -1;
   let behind = false;

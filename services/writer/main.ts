@@ -19,8 +19,9 @@ lifecycle.installSignalHandlers();
 
 // The one process that moves money: wait while an admin command commits a movement by itself.
 const lock = await takeWriterLock(config.dataDir, { onWait: () => log.warn('waiting for the writer lock (an admin command is committing a movement)') });
-const db = openPrimaryDb(config, log, { checkpointThread: true });
-const checkpointer = checkpointThreadWanted(config) ? startCheckpointer({ file: config.dbFile, synchronous: config.sqlite.synchronous }, log) : undefined;
+const checkpointThread = checkpointThreadWanted(config);
+const db = openPrimaryDb(config, log, { checkpointThread });
+const checkpointer = checkpointThread ? startCheckpointer({ file: config.dbFile, synchronous: config.sqlite.synchronous }, log) : undefined;
 const redis = createRedis(config, log, 'writer');
 const reader = createRedis(config, log, 'writer-reader');
 const metrics = createMetrics('writer');

@@ -28,7 +28,7 @@ import {
   type SettleCommand,
   type WriterCommand,
 } from '../shared/betting/commands.js';
-import { movementEffect, reservationEffect, settlementEffect, type Bookkeeper, type Effect } from '../shared/betting/bookkeeping.js';
+import { LUA_STREAM_ID_BEFORE, movementEffect, reservationEffect, settlementEffect, type Bookkeeper, type Effect } from '../shared/betting/bookkeeping.js';
 import { betKeys, DEAD_LETTERS, fullKeyName, WRITER_CONSUMER as CONSUMER, WRITER_GROUP, WRITER_STREAM, type Channels } from '../shared/redis-names.js';
 import { publicBet, type PublicBet } from '../shared/betting/public-bet.js';
 import { getBet, insertBet, settleBet, type BetRow } from '../shared/repos/bets.repo.js';
@@ -58,19 +58,14 @@ return 1`;
 // pending (they come back, everything is re-derived); the trim is best effort.
 // KEYS[1] stream; ARGV: group, channel, newest id, number of ids, the ids, then the messages.
 const ACK_BATCH = `#!lua flags=allow-oom
+${LUA_STREAM_ID_BEFORE}
 local n = tonumber(ARGV[4])
 for i = 5, 4 + n, 5000 do redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, math.min(i + 4999, 4 + n))) end
 for i = 5 + n, #ARGV do redis.call('PUBLISH', ARGV[2], ARGV[i]) end
 local summary = redis.call('XPENDING', KEYS[1], ARGV[1])
-local before = ARGV[3]
-local oldest = summary[2]
-if tonumber(summary[1]) > 0 and oldest then
-  local om, os = string.match(oldest, '^(%d+)-(%d+)$')
-  local nm, ns = string.match(before, '^(%d+)-(%d+)$')
-  om, os, nm, ns = tonumber(om), tonumber(os), tonumber(nm), tonumber(ns)
-  if om < nm or (om == nm and os < ns) then before = oldest end
-end
-redis.pcall('XTRIM', KEYS[1], 'MINID', '~', before)
+local trimTo = ARGV[3]
+if tonumber(summary[1]) > 0 and summary[2] and before(summary[2], trimTo) then trimTo = summary[2] end
+redis.pcall('XTRIM', KEYS[1], 'MINID', '~', trimTo)
 return redis.call('XLEN', KEYS[1])`;
 
 export interface WriterDeps {

@@ -63,13 +63,16 @@ const ARGS_PER_EFFECT = 6;
 // window, the retired records in one DEL and one ZREM per account. The script is atomic, so the
 // end state is the same as applying each effect alone (pending only ever decreases here, so
 // "delete at <= 0" after the sum is the same as after each step).
-const APPLY = `#!lua flags=allow-oom
-local function before(a, b)
+/** Lua: whether stream id `a` (`<ms>-<seq>`) comes before `b`, compared as numbers part by part. */
+export const LUA_STREAM_ID_BEFORE = `local function before(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
   local bm, bs = string.match(b, '^(%d+)-(%d+)$')
   am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
   return am < bm or (am == bm and as < bs)
-end
+end`;
+
+const APPLY = `#!lua flags=allow-oom
+${LUA_STREAM_ID_BEFORE}
 local marks, order, moved = {}, {}, {}
 local bal, pend, rel = {}, {}, {}
 local retired, retiredBy = {}, {}
