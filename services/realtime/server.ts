@@ -3,7 +3,9 @@
  * and per-player events to the room `user:<address>` of a signed-in socket. A socket signs in
  * with the session of the trading core (cookie, or `auth.token` in the handshake); anonymous
  * sockets get the public streams only. Redis pub/sub feeds it; ioredis re-subscribes by itself
- * after a Redis restart.
+ * after a Redis restart. Pub/sub keeps nothing for a subscriber that is away: once the subscription
+ * is back, every signed-in player still connected gets `bets:sync` again, so a confirmation or a
+ * settlement published during the gap is not lost to them (it is in the database by then).
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import { Counter, Gauge } from 'prom-client';
@@ -54,10 +56,12 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
   const connected = new Gauge({ name: 'tapstack_realtime_sockets', help: 'Connected sockets', labelNames: ['kind'], registers });
   const emitted = new Counter({ name: 'tapstack_realtime_events_total', help: 'Events pushed to clients', labelNames: ['event'], registers });
 
+  /** True from a subscription Redis has answered until the subscriber's connection closes. */
+  let subscribed = false;
   const probe = createProbeHandler({
     metrics: deps.metrics,
     ready: async () => {
-      const checks = { redis: await redisCheck(deps.redis), subscriber: { ok: deps.subscriber.status === 'ready' } };
+      const checks = { redis: await redisCheck(deps.redis), subscriber: { ok: subscribed && deps.subscriber.status === 'ready' } };
       return { ok: checks.redis.ok && checks.subscriber.ok, checks };
     },
   });
@@ -81,6 +85,11 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
       .catch(() => next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable' } })));
   });
 
+  const betsOf = async (address: string) => ({
+    pending: (await readPendingBets(deps.redis, address, 500)).map(pendingBet),
+    recent: deps.db ? listBets(deps.db, address, { limit: SYNC_RECENT }).map(publicBet) : [],
+  });
+
   io.on('connection', (socket) => {
     const address = socket.data.address as string | undefined;
     const kind = address ? 'signed-in' : 'anonymous';
@@ -89,12 +98,12 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
       void socket.join(userRoom(address));
       // What happened while the player was away (bets placed whose answer was lost, confirmations
       // and settlements sent while disconnected): their queued bets and recent committed ones.
-      void (async () => {
-        const pending = (await readPendingBets(deps.redis, address, 500)).map(pendingBet);
-        const recent = deps.db ? listBets(deps.db, address, { limit: SYNC_RECENT }).map(publicBet) : [];
-        socket.emit('bets:sync', { pending, recent });
-        emitted.inc({ event: 'bets:sync' });
-      })().catch((err: Error) => log.warn({ err: err.message }, 'bets:sync failed'));
+      void betsOf(address)
+        .then((bets) => {
+          socket.emit('bets:sync', bets);
+          emitted.inc({ event: 'bets:sync' });
+        })
+        .catch((err: Error) => log.warn({ err: err.message }, 'bets:sync failed'));
     }
     socket.on('disconnect', () => connected.dec({ kind }));
 
@@ -138,9 +147,45 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
     }
   };
   deps.subscriber.on('message', onMessage);
-  void deps.subscriber.subscribe(deps.channels.ticks, deps.channels.quotes, deps.channels.breaker, deps.channels.userEvents).catch((err: Error) => {
-    log.error({ err: err.message }, 'subscribe failed; ioredis retries on reconnect');
-  });
+
+  const subscribe = () => deps.subscriber.subscribe(deps.channels.ticks, deps.channels.quotes, deps.channels.breaker, deps.channels.userEvents);
+  /** Every signed-in player connected now, once each: `bets:sync` to their room. */
+  const resync = async () => {
+    const addresses = new Set<string>();
+    for (const socket of io.of('/').sockets.values()) if (socket.data.address) addresses.add(socket.data.address as string);
+    for (const address of addresses) {
+      io.to(userRoom(address)).emit('bets:sync', await betsOf(address));
+      emitted.inc({ event: 'bets:sync' });
+    }
+    if (addresses.size) log.info({ players: addresses.size }, 'player events may have been missed while pub/sub was down: players resynced');
+  };
+  let lost = false;
+  const onClose = () => {
+    subscribed = false;
+    lost = true;
+  };
+  // ioredis re-subscribes on 'ready' too; this SUBSCRIBE's answer comes after its, so once it is
+  // answered every channel is live again and what the gap missed is in the database.
+  const onReady = () => {
+    if (!lost) return;
+    lost = false;
+    subscribe()
+      .then(() => {
+        subscribed = true;
+        return resync();
+      })
+      .catch((err: Error) => {
+        lost = true;
+        log.warn({ err: err.message }, 'resubscribe or resync failed; retried on the next reconnect');
+      });
+  };
+  deps.subscriber.on('close', onClose);
+  deps.subscriber.on('ready', onReady);
+  subscribe()
+    .then(() => (subscribed = true))
+    .catch((err: Error) => {
+      log.error({ err: err.message }, 'subscribe failed; ioredis retries on reconnect');
+    });
 
   return {
     http,
@@ -148,6 +193,8 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
     close: () =>
       new Promise<void>((resolve) => {
         deps.subscriber.off('message', onMessage);
+        deps.subscriber.off('close', onClose);
+        deps.subscriber.off('ready', onReady);
         void io.close(() => resolve());
       }),
   };

@@ -1,7 +1,8 @@
 /**
  * An in-process writer on a fresh database and its own key prefix of a shared test Redis, with a
  * subscriber collecting the player events, and the steps the writer tests share: reserve a bet as
- * the API does (the Lua reservation), fund an account through the writer.
+ * the API does (the Lua reservation), fund an account through the writer, and the realtime service
+ * that carries the events to a player's socket.
  */
 import { createBookkeeper, type Bookkeeper } from '../../services/shared/betting/bookkeeping.js';
 import { decodePlayerEvents, encodeCommand, payoutOf, type BetCommand, type PlayerEvent, type WriterCommand } from '../../services/shared/betting/commands.js';
@@ -16,6 +17,10 @@ import { createWriterMetrics } from '../../services/writer/metrics.js';
 import { freshDb, testEnv } from './env.js';
 import { closeBreaker } from './market-fixture.js';
 import type { TestRedis } from './redis-server.js';
+import type { AddressInfo } from 'node:net';
+import { io as connectSocket, type Socket } from 'socket.io-client';
+import { createRealtime } from '../../services/realtime/server.js';
+import { createSessionStore } from '../../services/shared/sessions.js';
 
 export const ALICE = '0xAb5801a7D398351b8bE11C439e05C5B3259aeC9B';
 
@@ -72,4 +77,31 @@ export async function funded(r: Rig, amount: number) {
   await r.writer.processBatch(await r.readAll());
   await r.enqueue({ t: 'load', address: ALICE });
   await r.writer.processBatch(await r.readAll());
+}
+
+/**
+ * The realtime service in-process on the rig's Redis prefix and database (a loopback port), with
+ * its own subscriber connection; `connect` opens a signed-in socket of ALICE.
+ */
+export async function startRealtime(r: Rig, t: { teardown(fn: () => void | Promise<void>): void }) {
+  const log = createLogger({ service: 'test', level: 'silent' });
+  const subscriber = createRedis(r.config, log, 'rt-sub');
+  const sessions = createSessionStore(r.redis, 3600);
+  const realtime = createRealtime({ config: r.config, log, redis: r.redis, subscriber, sessions, metrics: createMetrics('realtime'), channels: channels(r.config.redis.prefix), now: Date.now, db: r.env.db });
+  await new Promise<void>((res) => realtime.http.listen(0, '127.0.0.1', () => res()));
+  const sockets: Socket[] = [];
+  t.teardown(async () => {
+    for (const s of sockets) s.disconnect();
+    await realtime.close();
+    realtime.http.close();
+    subscriber.disconnect();
+  });
+  const url = `http://127.0.0.1:${(realtime.http.address() as AddressInfo).port}`;
+  const token = await sessions.create(ALICE, Date.now());
+  const connect = () => {
+    const socket = connectSocket(url, { transports: ['websocket'], auth: { token }, reconnection: false });
+    sockets.push(socket);
+    return socket;
+  };
+  return { url, subscriber, connect };
 }

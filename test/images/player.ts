@@ -68,8 +68,8 @@ export interface Tapped {
 }
 
 /**
- * Open a wss:// connection, tap an open cell, wait for `bet:confirmed` of that bet, and read the
- * balance after it.
+ * Open a wss:// connection, tap an open cell, wait for `bet:confirmed` of that bet (or a
+ * `bets:sync` listing it committed), and read the balance after it.
  */
 export async function tapAndConfirm(edge: Edge, token: string, key: string, stake = 500, sockets: Socket[] = []): Promise<Tapped> {
   const auth = { authorization: `Bearer ${token}` };
@@ -78,6 +78,9 @@ export async function tapAndConfirm(edge: Edge, token: string, key: string, stak
   try {
     const confirmations: any[] = [];
     socket.on('bet:confirmed', (b) => confirmations.push(b));
+    // As the web app does: a bets:sync (sent again when realtime's subscription comes back after a
+    // Redis restart) that lists the bet as committed confirms it too.
+    socket.on('bets:sync', (d: { recent?: any[] }) => confirmations.push(...(d?.recent ?? []).filter((b) => b.state !== 'pending')));
     await waitFor(() => socket.connected, 'wss:// connected through nginx', 20_000, 100);
     // The cell furthest out: on a slow machine a nearer one can lock (TAPSTACK_GRID_LOCK_SECONDS)
     // between reading the grid and the tap arriving; a lock is retried on a fresh grid.
@@ -99,7 +102,7 @@ export async function tapAndConfirm(edge: Edge, token: string, key: string, stak
       if (r.status === 202 || attempt >= 3 || !['cell-locked', 'quote-expired', 'quote-stale'].includes(r.body?.error?.code)) break;
     }
     if (r.status !== 202) throw new Error(`tap: ${r.status} ${JSON.stringify(r.body)}`);
-    const confirmed = await waitFor(() => confirmations.find((b) => b.id === r.body.bet.id), 'bet:confirmed over wss://', 30_000, 100);
+    const confirmed = await waitFor(() => confirmations.find((b) => b.id === r.body.bet.id), 'bet:confirmed (or bets:sync) over wss://', 30_000, 100);
     const me = await call(edge, 'GET', '/api/me', { headers: auth });
     return { betId: r.body.bet.id, stake, confirmedState: confirmed.state, balanceAfter: me.body.balance };
   } finally {

@@ -20,14 +20,10 @@ import { findUser } from '../../services/shared/repos/users.repo.js';
 import { takeWriterLock, tryWriterLock } from '../../services/shared/writer-lock.js';
 import { createWriterMetrics } from '../../services/writer/metrics.js';
 import { createContext } from '../../cli/context.js';
-import type { AddressInfo } from 'node:net';
-import { io as connect } from 'socket.io-client';
-import { createRealtime } from '../../services/realtime/server.js';
-import { createSessionStore } from '../../services/shared/sessions.js';
 import { testEnv } from '../helpers/env.js';
 import { waitFor } from '../helpers/ports.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { ALICE, funded, reserveBet, rig } from '../helpers/writer-rig.js';
+import { ALICE, funded, reserveBet, rig, startRealtime } from '../helpers/writer-rig.js';
 
 let server: TestRedis;
 
@@ -260,21 +256,10 @@ test.serial('a bet whose answer was lost (API killed after reserving) is listed 
 test.serial('on (re)connect the realtime service sends a player their queued bets and what was committed meanwhile', async (t) => {
   const r = await rig(server, t);
   await funded(r, 2_000);
-  const log = createLogger({ service: 'test', level: 'silent' });
-  const subscriber = createRedis(r.config, log, 'rt-sub');
-  const sessions = createSessionStore(r.redis, 3600);
-  const realtime = createRealtime({ config: r.config, log, redis: r.redis, subscriber, sessions, metrics: createMetrics('realtime'), channels: channels(r.config.redis.prefix), now: Date.now, db: r.env.db });
-  await new Promise<void>((res) => realtime.http.listen(0, '127.0.0.1', () => res()));
-  t.teardown(async () => {
-    await realtime.close();
-    realtime.http.close();
-    subscriber.disconnect();
-  });
-  const url = `http://127.0.0.1:${(realtime.http.address() as AddressInfo).port}`;
-  const token = await sessions.create(ALICE, Date.now());
+  const realtime = await startRealtime(r, t);
   const sync = (): Promise<{ pending: { id: string; state: string }[]; recent: { id: string; state: string }[] }> =>
     new Promise((resolve, reject) => {
-      const socket = connect(url, { transports: ['websocket'], auth: { token }, reconnection: false });
+      const socket = realtime.connect();
       socket.once('bets:sync', (d) => {
         socket.disconnect();
         resolve(d);
