@@ -28,7 +28,7 @@ import {
   type SettleCommand,
   type WriterCommand,
 } from '../shared/betting/commands.js';
-import { LUA_STREAM_ID_BEFORE, movementEffect, reservationEffect, settlementEffect, type Bookkeeper, type Effect } from '../shared/betting/bookkeeping.js';
+import { LUA_APPLY_EFFECTS, LUA_STREAM_ID_BEFORE, movementEffect, reservationEffect, settlementEffect, type Bookkeeper, type Effect } from '../shared/betting/bookkeeping.js';
 import { betKeys, DEAD_LETTERS, fullKeyName, WRITER_CONSUMER as CONSUMER, WRITER_GROUP, WRITER_STREAM, type Channels } from '../shared/redis-names.js';
 import { publicBet, type PublicBet } from '../shared/betting/public-bet.js';
 import { getBet, insertBet, settleBet, type BetRow } from '../shared/repos/bets.repo.js';
@@ -51,17 +51,24 @@ return 1`;
 const DEAD_LETTER = `#!lua flags=allow-oom
 redis.call('XADD', KEYS[1], '*', 'from', ARGV[1], 'c', ARGV[2])
 return 1`;
-// The end of a batch in one round trip: acknowledge its entries, tell the players, then drop what
-// is done from the stream — everything before the newest acked id, but never an entry still
-// pending (delivered by a read whose reply was lost: its data is needed to process it) — and
-// report the depth. Shrinks Redis, so allow-oom. An error before the XACK leaves the entries
-// pending (they come back, everything is re-derived); the trim is best effort.
-// KEYS[1] stream; ARGV: group, channel, newest id, number of ids, the ids, then the messages.
+// The end of a batch in one step: apply the cache effects (when they come with it: bookkeeping.ts),
+// acknowledge the entries, tell the players, then drop what is done from the stream — everything
+// before the newest acked id, but never an entry still pending (delivered by a read whose reply
+// was lost: its data is needed to process it) — and report the depth. The loop sends it on the
+// reader's connection right in front of its next read, so one round trip ends a batch and starts
+// the next (Redis runs a connection's commands in order: the read sees this batch acked). Shrinks
+// Redis, so allow-oom. An error before the XACK leaves the entries pending (they come back,
+// everything is re-derived); the trim is best effort.
+// KEYS: stream, then 7 per effect; ARGV: group, channel, newest id, number of ids, number of
+// effects, the ids, 6 per effect, then the messages.
 const ACK_BATCH = `#!lua flags=allow-oom
 ${LUA_STREAM_ID_BEFORE}
+${LUA_APPLY_EFFECTS}
 local n = tonumber(ARGV[4])
-for i = 5, 4 + n, 5000 do redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, math.min(i + 4999, 4 + n))) end
-for i = 5 + n, #ARGV do redis.call('PUBLISH', ARGV[2], ARGV[i]) end
+local effects = tonumber(ARGV[5])
+applyEffects(1, 5 + n, effects)
+for i = 6, 5 + n, 5000 do redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, math.min(i + 4999, 5 + n))) end
+for i = 6 + n + 6 * effects, #ARGV do redis.call('PUBLISH', ARGV[2], ARGV[i]) end
 local summary = redis.call('XPENDING', KEYS[1], ARGV[1])
 local trimTo = ARGV[3]
 if tonumber(summary[1]) > 0 and summary[2] and before(summary[2], trimTo) then trimTo = summary[2] end
@@ -85,6 +92,13 @@ export interface WriterDeps {
 }
 
 type Entry = [id: string, fields: string[] | null];
+/** A committed batch's acknowledgement: ACK_BATCH's KEYS and ARGV, and what to report once it is done. */
+interface Ack {
+  keys: string[];
+  args: (string | number)[];
+  dead: number;
+  bets: number;
+}
 const count = (m: Map<string, number>, key: string, n: number) => m.set(key, (m.get(key) ?? 0) + n);
 type Script = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
 
@@ -92,8 +106,9 @@ export function createWriter(deps: WriterDeps) {
   const log = deps.log.child({ module: 'writer' });
   deps.redis.defineCommand('tapstackPostResult', { lua: POST_RESULT });
   deps.redis.defineCommand('tapstackDeadLetter', { lua: DEAD_LETTER });
-  deps.redis.defineCommand('tapstackAckBatch', { lua: ACK_BATCH });
-  const scripts = deps.redis as unknown as { tapstackPostResult: Script; tapstackDeadLetter: Script; tapstackAckBatch: Script };
+  // The acknowledgement goes on either connection: the loop's on the reader's, ahead of its next read.
+  for (const conn of [deps.redis, deps.reader]) conn.defineCommand('tapstackAckBatch', { lua: ACK_BATCH });
+  const scripts = deps.redis as unknown as { tapstackPostResult: Script; tapstackDeadLetter: Script };
   let running = false;
   // The transaction runs synchronously: everything else in this process (the next read, the
   // events, the probes) waits for it. Reads are sized so its statements take about batchTargetMs,
@@ -229,8 +244,12 @@ export function createWriter(deps: WriterDeps) {
     money: Map<string, number>;
   }
 
-  async function processBatch(entries: Entry[]): Promise<void> {
-    if (entries.length === 0) return;
+  /**
+   * Commit a batch and do what must come before its acknowledgement; the acknowledgement itself
+   * is returned, to be sent (sendAck) on the reader's connection ahead of the next read.
+   */
+  async function commitBatch(entries: Entry[]): Promise<Ack | undefined> {
+    if (entries.length === 0) return undefined;
     const commands: { id: string; cmd: WriterCommand }[] = [];
     const dead: Entry[] = [];
     for (const [id, fields] of entries) {
@@ -266,33 +285,60 @@ export function createWriter(deps: WriterDeps) {
     for (const [outcome, n] of out.bets) deps.metrics.bets.inc({ outcome }, n);
     for (const [flow, amount] of out.money) deps.metrics.money.inc({ flow }, amount);
 
-    // After the commit: cache effects (exactly once each), balance loads, answers, ack, events.
-    await deps.bookkeeper.apply(out.effects);
+    // After the commit: cache effects (exactly once each), balance loads, answers, then the ack.
+    // A balance load must see this batch's effects (it reads the queued stakes) and a movement's
+    // answer is awaited by the CLI: with either, or more effects than one script call takes, the
+    // effects are applied first; otherwise they are applied by the acknowledgement, atomically.
+    const withAck = out.loads.length === 0 && out.results.length === 0 && out.effects.length <= deps.bookkeeper.chunk;
+    if (!withAck) await deps.bookkeeper.apply(out.effects);
     for (const address of new Set(out.loads)) {
       await deps.bookkeeper.load(address, findUser(deps.db, address)?.balance ?? 0, false);
     }
     for (const [id, fields] of dead) await scripts.tapstackDeadLetter.call(deps.redis, 1, DEAD_LETTERS, id, fields ? JSON.stringify(fields) : 'missing');
     for (const r of out.results) await scripts.tapstackPostResult.call(deps.redis, 1, betKeys.moveResult(r.id), JSON.stringify(r.result), MOVE_RESULT_TTL_SECONDS);
+    const effects = withAck ? out.effects : [];
+    const { keys, args } = deps.bookkeeper.encode(effects);
     const ids = entries.map(([id]) => id);
-    const newest = ids.at(-1) as string;
-    reportDepth(await scripts.tapstackAckBatch.call(deps.redis, 1, WRITER_STREAM, WRITER_GROUP, deps.channels.userEvents, newest, ids.length, ...ids, ...encodePlayerEvents(out.events)));
-    if (dead.length) log.error({ count: dead.length }, `unreadable queue entries moved to ${DEAD_LETTERS}`);
-    if (bets) deps.metrics.lastCommit.set(Date.now() / 1000);
+    return {
+      keys: [WRITER_STREAM, ...keys],
+      args: [WRITER_GROUP, deps.channels.userEvents, ids.at(-1) as string, ids.length, effects.length, ...ids, ...args, ...encodePlayerEvents(out.events)],
+      dead: dead.length,
+      bets,
+    };
+  }
+
+  /** Send a committed batch's acknowledgement (ACK_BATCH) on `conn`. */
+  const sendAck = async (conn: Redis, ack: Ack): Promise<void> => {
+    reportDepth(await (conn as unknown as { tapstackAckBatch: Script }).tapstackAckBatch.call(conn, ack.keys.length, ...ack.keys, ...ack.args));
+    if (ack.dead) log.error({ count: ack.dead }, `unreadable queue entries moved to ${DEAD_LETTERS}`);
+    if (ack.bets) deps.metrics.lastCommit.set(Date.now() / 1000);
+  };
+
+  /** Commit and acknowledge one batch (recovery, tests; the loop sends the ack with its next read). */
+  async function processBatch(entries: Entry[]): Promise<void> {
+    const ack = await commitBatch(entries);
+    if (ack) await sendAck(deps.redis, ack);
   }
 
   /**
-   * One read of the group. A read of new entries also asks XPENDING on the same connection, sent
-   * behind it without waiting: Redis answers it once the read has returned, so it counts what the
-   * read delivered plus anything an earlier, lost reply left pending (one round trip for both; a
-   * client that re-sends the read after a reconnect re-sends the XPENDING after it).
+   * One read of the group, with the previous batch's acknowledgement in front of it when there is
+   * one (same connection, so Redis acks before it reads). A read of new entries also asks XPENDING
+   * on that connection, sent behind it without waiting: Redis answers it once the read has
+   * returned, so it counts what the read delivered plus anything an earlier, lost reply left
+   * pending (one round trip for all three; a client that re-sends the read after a reconnect
+   * re-sends the XPENDING after it). A failed ack is the error thrown: its entries stay pending.
    */
-  const read = async (id: '0' | '>', block: boolean): Promise<{ entries: Entry[]; pending: number }> => {
+  const read = async (id: '0' | '>', block: boolean, ack?: Ack): Promise<{ entries: Entry[]; pending: number }> => {
     const count = batchSize();
     const args: (string | number)[] = ['GROUP', WRITER_GROUP, CONSUMER, 'COUNT', count];
     if (block) args.push('BLOCK', 50);
+    const acking = ack ? sendAck(deps.reader, ack) : undefined;
     const reading = deps.reader.call('XREADGROUP', ...args, 'STREAMS', WRITER_STREAM, id) as Promise<[string, Entry[]][] | null>;
     const summary = id === '>' ? deps.reader.xpending(WRITER_STREAM, WRITER_GROUP) : undefined;
-    summary?.catch(() => undefined); // a failed read is the error reported; this one is awaited below
+    // One error is reported (the first awaited below); the others are awaited or dropped with it.
+    reading.catch(() => undefined);
+    summary?.catch(() => undefined);
+    await acking;
     const res = await reading;
     const entries = res?.[0]?.[1] ?? [];
     sized(count, entries.length);
@@ -333,16 +379,24 @@ export function createWriter(deps: WriterDeps) {
         // restart: bets accepted but never committed, stakes pending forever. When a batch was
         // processed and acked, nothing is pending, so the loop does not ask again.
         let pendingFirst = true;
+        let ack: Ack | undefined; // the last batch's, sent with the next read
         while (running) {
           lastLoopAt = Date.now();
+          let acking = ack;
+          ack = undefined;
+          const withAck = () => {
+            const a = acking;
+            acking = undefined;
+            return a;
+          };
           try {
             let entries: Entry[] = [];
             if (pendingFirst) {
-              ({ entries } = await read('0', false));
+              ({ entries } = await read('0', false, withAck()));
               pendingFirst = entries.length > 0;
             }
             if (!pendingFirst) {
-              const fresh = await read('>', true);
+              const fresh = await read('>', true, withAck());
               entries = fresh.entries;
               // A read whose reply was lost in a Redis restart left its entries pending, and the
               // client library re-sends the read, which then delivers newer ones. Processing those
@@ -355,7 +409,7 @@ export function createWriter(deps: WriterDeps) {
                 pendingFirst = true;
               }
             }
-            if (entries.length > 0) await processBatch(entries);
+            if (entries.length > 0) ack = await commitBatch(entries);
             // A batch reports the depth itself; while idle it is read once a second.
             else if (Date.now() - lastDepthAt >= 1000) reportDepth(await deps.redis.xlen(WRITER_STREAM));
           } catch (err) {
@@ -365,6 +419,12 @@ export function createWriter(deps: WriterDeps) {
             log.error({ err: (err as Error).message }, 'batch failed; retrying');
             await new Promise((r) => setTimeout(r, 200));
           }
+        }
+        // Stopping: the last batch's acknowledgement has no read to ride on.
+        if (ack) {
+          await sendAck(deps.redis, ack).catch((err: Error) => {
+            log.error({ err: err.message }, 'the last batch was committed but not acknowledged: it is redelivered (and re-derived) at the next start');
+          });
         }
       })();
     },

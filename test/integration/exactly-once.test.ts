@@ -41,7 +41,11 @@ test.serial('a redelivery after the commit re-sends the lost confirmation and ap
   const bet = await reserveBet(r, ALICE, 400);
   t.deepEqual(await r.cache(ALICE), { bal: '9600', pend: '400' });
   // The bookkeeping fails after the SQLite commit (Redis trouble): nothing is acked or published.
-  const failing = r.writerWith({ ...r.bookkeeper, apply: async () => Promise.reject(new Error('injected: redis went away')) });
+  // (Effects are applied by apply(), or by the acknowledgement from encode()'s arguments.)
+  const injected = () => {
+    throw new Error('injected: redis went away');
+  };
+  const failing = r.writerWith({ ...r.bookkeeper, apply: async () => injected(), encode: injected });
   const first = await r.readAll();
   await t.throwsAsync(() => failing.processBatch(first), { message: /injected/ });
   t.is(getBet(r.env.db, bet.id)?.state, 'open', 'committed in SQLite');

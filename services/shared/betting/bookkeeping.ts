@@ -58,11 +58,6 @@ export function movementEffect(address: string, amount: number, at: string): Eff
 const KEYS_PER_EFFECT = 7;
 const ARGS_PER_EFFECT = 6;
 
-// Effects are compared with the watermark one by one, in order, but Redis is written once per
-// key per call: the watermark and the balance/pending counters per account, the caps per cell and
-// window, the retired records in one DEL and one ZREM per account. The script is atomic, so the
-// end state is the same as applying each effect alone (pending only ever decreases here, so
-// "delete at <= 0" after the sum is the same as after each step).
 /** Lua: whether stream id `a` (`<ms>-<seq>`) comes before `b`, compared as numbers part by part. */
 export const LUA_STREAM_ID_BEFORE = `local function before(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
@@ -71,15 +66,25 @@ export const LUA_STREAM_ID_BEFORE = `local function before(a, b)
   return am < bm or (am == bm and as < bs)
 end`;
 
-const APPLY = `#!lua flags=allow-oom
-${LUA_STREAM_ID_BEFORE}
+// Effects are compared with the watermark one by one, in order, but Redis is written once per
+// key per call: the watermark and the balance/pending counters per account, the caps per cell and
+// window, the retired records in one DEL and one ZREM per account. The script is atomic, so the
+// end state is the same as applying each effect alone (pending only ever decreases here, so
+// "delete at <= 0" after the sum is the same as after each step).
+/**
+ * Lua: `applyEffects(kb, ab, n)` applies the n effects whose keys follow KEYS[kb] and whose
+ * arguments follow ARGV[ab] (as `encode` lays them out) and returns how many were new. Needs
+ * LUA_STREAM_ID_BEFORE. The bookkeeper's own script runs it alone; the writer's end-of-batch
+ * script runs it before its acknowledgement, in the same atomic step.
+ */
+export const LUA_APPLY_EFFECTS = `local function applyEffects(kb, ab, n)
 local marks, order, moved = {}, {}, {}
 local bal, pend, rel = {}, {}, {}
 local retired, retiredBy = {}, {}
 local applied = 0
-for i = 0, #KEYS / ${KEYS_PER_EFFECT} - 1 do
-  local k = i * ${KEYS_PER_EFFECT}
-  local a = i * ${ARGS_PER_EFFECT}
+for i = 0, n - 1 do
+  local k = kb + i * ${KEYS_PER_EFFECT}
+  local a = ab + i * ${ARGS_PER_EFFECT}
   local at = ARGV[a + 1]
   local markKey = KEYS[k + 1]
   local mark = marks[markKey]
@@ -112,7 +117,7 @@ for i = 0, #KEYS / ${KEYS_PER_EFFECT} - 1 do
     list[#list + 1] = ARGV[a + 5]
   end
 end
-local ttl = ARGV[6]
+local ttl = ARGV[ab + 6]
 for _, markKey in ipairs(order) do
   if moved[markKey] then redis.call('SET', markKey, marks[markKey], 'EX', ttl) end
 end
@@ -129,7 +134,13 @@ for i = 1, #retired, 500 do redis.call('DEL', unpack(retired, i, math.min(i + 49
 for z, list in pairs(retiredBy) do
   for i = 1, #list, 500 do redis.call('ZREM', z, unpack(list, i, math.min(i + 499, #list))) end
 end
-return applied`;
+return applied
+end`;
+
+const APPLY = `#!lua flags=allow-oom
+${LUA_STREAM_ID_BEFORE}
+${LUA_APPLY_EFFECTS}
+return applyEffects(0, 0, #KEYS / ${KEYS_PER_EFFECT})`;
 
 /** Fill (or with force, rebuild) the cache: available = SQLite balance − queued stakes. */
 const LOAD = `#!lua flags=allow-oom
@@ -150,6 +161,26 @@ const CHUNK = 500;
 
 type Script = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
 
+/** The KEYS and ARGV of `effects` as LUA_APPLY_EFFECTS reads them (7 keys and 6 arguments each). */
+function encode(effects: readonly Effect[]): { keys: string[]; args: (string | number)[] } {
+  const keys: string[] = [];
+  const args: (string | number)[] = [];
+  for (const e of effects) {
+    const retire = e.retire ?? '';
+    keys.push(
+      betKeys.appliedUpTo(e.address),
+      betKeys.balance(e.address),
+      betKeys.pending(e.address),
+      betKeys.cellLiability(e.startMs, e.lowCents),
+      betKeys.columnLiability(e.startMs),
+      betKeys.pendingBet(retire || '-'),
+      betKeys.pendingBets(e.address),
+    );
+    args.push(e.at, e.balance, e.pending, e.release, retire, WATERMARK_TTL_SECONDS);
+  }
+  return { keys, args };
+}
+
 export function createBookkeeper(redis: Redis) {
   redis.defineCommand('tapstackApply', { lua: APPLY });
   redis.defineCommand('tapstackLoad', { lua: LOAD });
@@ -159,25 +190,15 @@ export function createBookkeeper(redis: Redis) {
     async apply(effects: Effect[]): Promise<number> {
       let applied = 0;
       for (let i = 0; i < effects.length; i += CHUNK) {
-        const keys: string[] = [];
-        const args: (string | number)[] = [];
-        for (const e of effects.slice(i, i + CHUNK)) {
-          const retire = e.retire ?? '';
-          keys.push(
-            betKeys.appliedUpTo(e.address),
-            betKeys.balance(e.address),
-            betKeys.pending(e.address),
-            betKeys.cellLiability(e.startMs, e.lowCents),
-            betKeys.columnLiability(e.startMs),
-            betKeys.pendingBet(retire || '-'),
-            betKeys.pendingBets(e.address),
-          );
-          args.push(e.at, e.balance, e.pending, e.release, retire, WATERMARK_TTL_SECONDS);
-        }
+        const { keys, args } = encode(effects.slice(i, i + CHUNK));
         applied += await cmd.tapstackApply.call(redis, keys.length, ...keys, ...args);
       }
       return applied;
     },
+    /** The KEYS and ARGV of effects for LUA_APPLY_EFFECTS in another script (the writer's acknowledgement). */
+    encode,
+    /** The most effects one script call applies (apply cuts larger lists into calls of this size). */
+    chunk: CHUNK,
     /** Set the cache of `address` from its SQLite balance (only if missing, unless `force`). */
     async load(address: string, sqliteBalance: number, force: boolean): Promise<boolean> {
       const r = await cmd.tapstackLoad.call(redis, 3, betKeys.balance(address), betKeys.pending(address), betKeys.loading(address), sqliteBalance, force ? '1' : '0');
