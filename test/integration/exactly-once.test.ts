@@ -7,7 +7,7 @@
 import test from 'ava';
 import { createBookkeeper } from '../../services/shared/betting/bookkeeping.js';
 import { payoutOf, type BetCommand, type WriterCommand } from '../../services/shared/betting/commands.js';
-import { betKeys, channels } from '../../services/shared/redis-names.js';
+import { betKeys, channels, WRITER_GROUP, WRITER_STREAM } from '../../services/shared/redis-names.js';
 import { createReserver } from '../../services/shared/betting/reserve.js';
 import { adminMovementRequest } from '../../services/shared/accounts.js';
 import { checkIntegrity } from '../../services/shared/integrity.js';
@@ -91,6 +91,41 @@ test.serial('the writer counts what a batch committed once it is committed: a fa
   // Delivered again (a lost XACK reply): re-derived, not counted again.
   await failing.processBatch(batch);
   t.deepEqual(await counted(), { committed: 2, staked: 650 });
+});
+
+test.serial('the loop acknowledges a batch with its next read; stopped right after a batch, it acknowledges it before it resolves', async (t) => {
+  const r = await rig(server, t);
+  await funded(r, 10_000);
+  const first = await reserveBet(r, ALICE, 300);
+  // The read that delivers the second bet asks the writer to stop: that batch is committed by a
+  // loop that does not read again, so its acknowledgement has no read to ride on.
+  let second: BetCommand | undefined;
+  let stopOnRead = false;
+  let stopped: Promise<void> | undefined;
+  const reader = new Proxy(r.reader, {
+    get(target, prop, receiver) {
+      if (prop !== 'call') return Reflect.get(target, prop, receiver);
+      return async (...args: Parameters<Redis['call']>) => {
+        const reply = await target.call(...args);
+        if (stopOnRead && !stopped && args.includes('>') && reply) stopped = writer.stop();
+        return reply;
+      };
+    },
+  }) as Redis;
+  const writer = r.writerWith(r.bookkeeper, { reader });
+  writer.start();
+  t.teardown(() => writer.stop());
+  await waitFor(() => r.events.find((e) => e.event === 'bet:confirmed' && e.data.id === first.id), 'the first confirmation (acked with the next read)');
+  t.deepEqual(await r.cache(ALICE), { bal: '9700', pend: null });
+  stopOnRead = true;
+  second = await reserveBet(r, ALICE, 200);
+  await waitFor(() => stopped !== undefined, 'the read of the second bet');
+  await stopped;
+  t.is(getBet(r.env.db, second.id)?.state, 'open');
+  t.is(Number(((await r.redis.xpending(WRITER_STREAM, WRITER_GROUP)) as [number])[0]), 0, 'nothing left unacknowledged');
+  t.deepEqual(await r.cache(ALICE), { bal: '9500', pend: null }, 'its effect applied with the acknowledgement');
+  const id = second.id;
+  await waitFor(() => r.events.find((e) => e.event === 'bet:confirmed' && e.data.id === id), 'the second confirmation');
 });
 
 test.serial('a read whose reply is lost in a Redis restart, re-sent by the client, delivers newer entries: the stranded ones are still applied first', async (t) => {
