@@ -4,6 +4,8 @@
  * the API does (the Lua reservation), fund an account through the writer, and the realtime service
  * that carries the events to a player's socket.
  */
+import type { AddressInfo } from 'node:net';
+import { io as connectSocket, type Socket } from 'socket.io-client';
 import { createBookkeeper, type Bookkeeper } from '../../services/shared/betting/bookkeeping.js';
 import { decodePlayerEvents, encodeCommand, payoutOf, type BetCommand, type PlayerEvent, type WriterCommand } from '../../services/shared/betting/commands.js';
 import { betKeys, channels, WRITER_CONSUMER, WRITER_GROUP, WRITER_STREAM } from '../../services/shared/redis-names.js';
@@ -17,8 +19,6 @@ import { createWriterMetrics } from '../../services/writer/metrics.js';
 import { freshDb, testEnv } from './env.js';
 import { closeBreaker } from './market-fixture.js';
 import type { TestRedis } from './redis-server.js';
-import type { AddressInfo } from 'node:net';
-import { io as connectSocket, type Socket } from 'socket.io-client';
 import { createRealtime } from '../../services/realtime/server.js';
 import { createSessionStore } from '../../services/shared/sessions.js';
 
