@@ -382,21 +382,18 @@ export function createWriter(deps: WriterDeps) {
         let ack: Ack | undefined; // the last batch's, sent with the next read
         while (running) {
           lastLoopAt = Date.now();
-          let acking = ack;
+          // The last batch's acknowledgement rides on this iteration's first read.
+          const acking = ack;
           ack = undefined;
-          const withAck = () => {
-            const a = acking;
-            acking = undefined;
-            return a;
-          };
           try {
             let entries: Entry[] = [];
-            if (pendingFirst) {
-              ({ entries } = await read('0', false, withAck()));
+            const readPending = pendingFirst;
+            if (readPending) {
+              ({ entries } = await read('0', false, acking));
               pendingFirst = entries.length > 0;
             }
             if (!pendingFirst) {
-              const fresh = await read('>', true, withAck());
+              const fresh = await read('>', true, readPending ? undefined : acking);
               entries = fresh.entries;
               // A read whose reply was lost in a Redis restart left its entries pending, and the
               // client library re-sends the read, which then delivers newer ones. Processing those
