@@ -8,6 +8,12 @@
  * generator or the connection pool falls behind, that delay counts against the system (no
  * coordinated omission). The send lag itself is reported so a slow generator is visible.
  *
+ * A warm-up at the same rate comes first (`warmupSeconds`): its taps are sent, answered, confirmed
+ * and accounted for like the others, but left out of every figure — the 200 socket.io clients and
+ * the connections have only just been opened, and the first few hundred milliseconds of a fresh
+ * generator measured its own start more than the system (bench/README.md). `started` is printed
+ * when the first measured tap is due, so the bench's CPU and pause windows cover the same span.
+ *
  * Usage: BENCH_OPEN_CONFIG=<config.json> node dist/bench/open-loop.js; prints progress lines and writes the result
  * JSON to the file named in the config.
  */
@@ -25,7 +31,9 @@ export interface OpenLoopConfig {
   cells: { row: number; col: number }[];
   stake: number;
   rate: number;
+  /** Measured seconds, after `warmupSeconds` at the same rate. */
   seconds: number;
+  warmupSeconds?: number;
   connections: number;
   /** Accepted bet ids, one a line (the bench checks every one of them is in SQLite). */
   idsFile: string;
@@ -39,6 +47,7 @@ export interface OpenLoopConfig {
   idempotencyKeys?: boolean;
 }
 
+/** The measured taps only (the warm-up's are in the ids file and the accounting, not here). */
 export interface OpenLoopResult {
   due: number;
   sent: number;
@@ -67,12 +76,22 @@ export interface OpenLoopResult {
 
 /** Sampling interval of the generator's event-loop delay histogram, ms (taken off each figure, as for the services). */
 const LOOP_RESOLUTION_MS = 1;
+/** A confirmation (or rejection) heard on a player's socket, and the writer-path split it carried. */
+interface Heard {
+  at: number;
+  kind: 'confirmed' | 'rejected';
+  queuedMs?: number;
+  deliveredMs?: number;
+}
+
 const log = (s: string) => process.stdout.write(`BENCH_OPEN ${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(fs.readFileSync(process.env.BENCH_OPEN_CONFIG as string, 'utf8')) as OpenLoopConfig;
-  const total = Math.round(cfg.rate * cfg.seconds);
+  // Taps [0, warm) are the warm-up; [warm, total) are measured.
+  const warm = Math.round(cfg.rate * (cfg.warmupSeconds ?? 0));
+  const total = warm + Math.round(cfg.rate * cfg.seconds);
   const due = new Float64Array(total);
   const accept = new Float64Array(total).fill(Number.NaN);
   const confirm = new Float64Array(total).fill(Number.NaN);
@@ -82,27 +101,37 @@ async function main(): Promise<void> {
   // A confirmation can beat the 202 to the client: keep whichever side arrives first.
   const waiting = new Map<string, number>();
   const ca = cfg.caFile ? fs.readFileSync(cfg.caFile, 'utf8') : undefined;
-  const early = new Map<string, number>();
+  const early = new Map<string, Heard>();
   let responses = 0;
   let socketErrors = 0;
   let rejectedEvents = 0;
   let confirmed = 0;
+  let accepted = 0;
 
   const queued: number[] = [];
   const delivered: number[] = [];
-  const onEvent = (kind: 'confirmed' | 'rejected') => (bet: { id: string; placedAt?: number; committedAt?: number | null }) => {
-    const at = performance.now();
+  /** Tap i's confirmation, heard at `heard.at`: counted once both sides are known (and only if measured). */
+  const settle = (i: number, heard: Heard) => {
+    if (i < warm) return;
+    confirm[i] = heard.at - (due[i] as number);
+    confirmed += 1;
+    if (heard.kind === 'rejected') rejectedEvents += 1;
+    if (heard.queuedMs !== undefined && heard.deliveredMs !== undefined) {
+      queued.push(heard.queuedMs);
+      delivered.push(heard.deliveredMs);
+    }
+  };
+  const onEvent = (kind: Heard['kind']) => (bet: { id: string; placedAt?: number; committedAt?: number | null }) => {
+    const heard: Heard = { at: performance.now(), kind };
     // Same machine, same clock: the split of the writer path by the bet's own timestamps (ms).
     if (typeof bet.placedAt === 'number' && typeof bet.committedAt === 'number') {
-      queued.push(bet.committedAt - bet.placedAt);
-      delivered.push(Date.now() - bet.committedAt);
+      heard.queuedMs = bet.committedAt - bet.placedAt;
+      heard.deliveredMs = Date.now() - bet.committedAt;
     }
-    if (kind === 'rejected') rejectedEvents += 1;
     const i = waiting.get(bet.id);
-    if (i === undefined) return void early.set(bet.id, at);
+    if (i === undefined) return void early.set(bet.id, heard);
     waiting.delete(bet.id);
-    confirm[i] = at - (due[i] as number);
-    confirmed += 1;
+    settle(i, heard);
   };
   const sockets: Socket[] = cfg.players.map((p) => {
     const s = io(cfg.realtimeUrl, { transports: ['websocket'], auth: { token: p.token }, reconnectionDelay: 100, ...(ca ? { ca } : {}) });
@@ -131,22 +160,27 @@ async function main(): Promise<void> {
     pool.post('/api/bets', headers[i % headers.length] + key, body, (err, res) => {
       const at = performance.now();
       inFlight -= 1;
+      const measured = i >= warm;
       if (err || !res) {
-        socketErrors += 1;
+        if (measured) socketErrors += 1;
         return;
       }
-      responses += 1;
-      const code = String(res.status);
-      status[code] = (status[code] ?? 0) + 1;
+      if (measured) {
+        responses += 1;
+        const code = String(res.status);
+        status[code] = (status[code] ?? 0) + 1;
+      }
       if (res.status !== 202) return;
-      accept[i] = at - (due[i] as number);
+      if (measured) {
+        accept[i] = at - (due[i] as number);
+        accepted += 1;
+      }
       const id = (JSON.parse(res.body) as { bet: { id: string } }).bet.id;
       acceptedIds.push(id);
       const heard = early.get(id);
       if (heard === undefined) return void waiting.set(id, i);
       early.delete(id);
-      confirm[i] = heard - (due[i] as number);
-      confirmed += 1;
+      settle(i, heard);
     });
   };
 
@@ -154,44 +188,51 @@ async function main(): Promise<void> {
   const interval = 1000 / cfg.rate;
   const t0 = performance.now() + 20;
   for (let i = 0; i < total; i++) due[i] = t0 + i * interval;
-  log('started');
+  const measuredFrom = t0 + warm * interval;
+  log(warm > 0 ? `warming up for ${cfg.warmupSeconds} s` : 'started');
   const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-  loop.enable();
+  let warming = warm > 0;
+  if (!warming) loop.enable();
   let next = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
       const now = performance.now();
+      if (warming && now >= measuredFrom) {
+        warming = false;
+        loop.enable();
+        log('started');
+      }
       while (next < total && (due[next] as number) <= now) send(next++);
       if (next < total) setTimeout(tick, 1);
       else resolve();
     };
     setTimeout(tick, Math.max(0, t0 - performance.now()));
   });
-  const sendSeconds = (performance.now() - t0) / 1000;
+  const sendSeconds = (performance.now() - measuredFrom) / 1000;
   loop.disable();
   log('sent');
 
   for (const deadline = Date.now() + 30_000; inFlight > 0 && Date.now() < deadline; ) await sleep(20);
   for (const deadline = Date.now() + 20_000; waiting.size > 0 && Date.now() < deadline; ) await sleep(20);
 
-  const accepted = acceptedIds.length;
+  const measured = <T extends { subarray(from: number): T }>(a: T) => a.subarray(warm);
   const result: OpenLoopResult = {
-    due: total,
-    sent: next,
+    due: total - warm,
+    sent: next - warm,
     responses,
     status,
     socketErrors,
     sendSeconds,
     accepted,
-    acceptMs: summarise(accept),
-    confirmMs: summarise(confirm),
-    afterAcceptMs: summarise(confirm.map((c, i) => c - (accept[i] as number))),
+    acceptMs: summarise(measured(accept)),
+    confirmMs: summarise(measured(confirm)),
+    afterAcceptMs: summarise(measured(confirm.map((c, i) => c - (accept[i] as number)))),
     queuedMs: summarise(queued),
     deliveredMs: summarise(delivered),
     confirmed,
     rejectedEvents,
     unconfirmed: waiting.size,
-    lagMs: summarise(lag),
+    lagMs: summarise(measured(lag)),
     loopDelayP99Ms: Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),
     loopDelayMaxMs: Math.max(0, loop.max / 1e6 - LOOP_RESOLUTION_MS),
   };

@@ -141,7 +141,7 @@ export async function phaseSaturated(opts: BenchOptions, s: Stack, db: Db, dir: 
 export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: string, target: Target & { rate: number; tag: string }) {
   if (!Number.isFinite(target.rate) || target.rate <= 0) throw new Error(`${target.label}: no rate to run the open loop at (${target.rate})`);
   const rate = Math.max(1, Math.round(target.rate));
-  step(`${target.label}: open loop ${rate}/s for ${opts.durationS} s`);
+  step(`${target.label}: open loop ${rate}/s for ${opts.durationS} s after ${opts.warmupS} s warm-up`);
   const cfg: OpenLoopConfig = {
     apiUrl: target.apiUrl ?? s.apiUrl,
     realtimeUrl: target.realtimeUrl ?? s.realtimeUrl,
@@ -152,6 +152,7 @@ export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: s
     stake: STAKE,
     rate,
     seconds: opts.durationS,
+    warmupSeconds: opts.warmupS,
     connections: opts.openConnections,
     idsFile: path.join(dir, `open-loop-${target.tag}-ids.txt`),
     idempotencyKeys: opts.idempotencyKeys ?? false,
@@ -160,7 +161,8 @@ export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: s
   const cfgFile = path.join(dir, `open-loop-${target.tag}.json`);
   fs.writeFileSync(cfgFile, JSON.stringify(cfg));
   const gen = startNode('load generator', 'bench/open-loop.js', { BENCH_OPEN_CONFIG: cfgFile });
-  await waitForOutput(gen, /BENCH_OPEN started/, 30_000);
+  // After the sockets connect and the warm-up: the windows below cover the measured taps only.
+  await waitForOutput(gen, /BENCH_OPEN started/, 30_000 + opts.warmupS * 1000);
   const [pauses, forks0, writer0] = [await watchPauses(s), await redisForks(s), await writerStats(s)];
   const rows0 = rowsOf(db);
   const t0 = performance.now();

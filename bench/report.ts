@@ -77,7 +77,7 @@ export function printReport(r: Report): void {
     (Object.keys(r.overrides).length ? `; overrides: ${Object.entries(r.overrides).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''));
   out(`data: ${stack.players.length} players with sessions, ${stack.cells.length} cells of one quote, stake ${r.stake} minor units; taps round-robin over players and cells`);
   out(`load: wrk ${opts.threads} thread × ${opts.connections} connections, ${opts.saturatedS} s per measured run after ${opts.warmupS} s warm-up; ` +
-    `open loops of ${opts.durationS} s at ${int(opts.rate)}/s and at ${share} × the saturated committed rate on ${opts.openConnections} keep-alive connections + ${stack.players.length} socket.io clients`);
+    `open loops of ${opts.durationS} s (after ${opts.warmupS} s unmeasured at the same rate) at ${int(opts.rate)}/s and at ${share} × the saturated committed rate on ${opts.openConnections} keep-alive connections + ${stack.players.length} socket.io clients`);
   if (edge) {
     out(`front door (5, 6): the nginx.conf \`tapstack setup\` renders (TLS, self-signed certificate, HTTP/2 listener, proxy settings, access log as rendered), ` +
       `HTTP/1.1 keep-alive over TLS; wrk does not verify the certificate, the open-loop generator and its socket.io clients (also through nginx) verify it as their CA.`);

@@ -54,7 +54,7 @@ async function main(): Promise<number> {
   const dir = tempDir('tapstack-bench-load-');
   const bare = await phaseBareKoa(opts, dir);
   step('setting up: redis, migrate, players, sessions, market, api/writer/realtime');
-  const runSeconds = 3 * (opts.warmupS + opts.saturatedS) + 3 * opts.durationS + 180;
+  const runSeconds = 3 * (opts.warmupS + opts.saturatedS) + 3 * (opts.warmupS + opts.durationS) + 180;
   const stack = await startStack({ players: opts.players, funds: FUNDS, nodeArgs: opts.profile ? ['--cpu-prof'] : [], overrides, runSeconds, dataDir: tempDir('tapstack-bench-data-') });
   const db = openDb(stack.config.dbFile, { readonly: true });
   try {
