@@ -18,7 +18,9 @@ export async function runMedian(runs: number): Promise<void> {
   let stopping = false;
   let current: Child | undefined;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    // Every signal is handled (see installCleanup): a second one must not cut the run's cleanup short.
+    process.on(signal, () => {
+      if (stopping) return;
       stopping = true;
       process.stderr.write(`\nbench: ${signal}, stopping the run in progress\n`);
       // The run cleans up after itself on SIGTERM (every process it started, by PID): give it time.

@@ -146,8 +146,14 @@ export function installCleanup(onSignal: () => Promise<void>): void {
       }
     }
   });
+  // Every signal is handled, not just the first of each kind: \`pkill -f bench/run.js\` reaches a
+  // BENCH_RUNS run directly and again from its parent (SIGTERM twice), and an unhandled second one
+  // would kill it mid-cleanup and leave what it started running.
+  let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
       process.stderr.write(`\nbench: ${signal}, stopping the processes it started\n`);
       void onSignal().finally(() => process.exit(130));
     });
