@@ -27,7 +27,7 @@ export interface BenchOptions {
   edge?: boolean;
   /** Measured length of each wrk run, s (BENCH_SATURATED_S). */
   saturatedS: number;
-  /** Unmeasured wrk run before each measured one, s (BENCH_WARMUP_S). */
+  /** Unmeasured run before each measured one, s (BENCH_WARMUP_S): wrk before a saturated run, the open loop at its rate before its measured taps. */
   warmupS: number;
   players: number;
   /** wrk connections and threads (BENCH_CONNECTIONS, BENCH_WRK_THREADS). */
