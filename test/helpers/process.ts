@@ -33,3 +33,13 @@ export function startProcess(script: string, env: Record<string, string>): Proc 
     },
   };
 }
+
+/** Whether a process with this PID exists (signal 0: nothing is sent). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

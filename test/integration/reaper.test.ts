@@ -7,15 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import test from 'ava';
 import { waitFor } from '../helpers/ports.js';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { pidAlive as alive } from '../helpers/process.js';
 
 test('a SIGKILLed test process leaves nothing running', async (t) => {
   const worker = spawn(process.execPath, [path.join(process.cwd(), 'dist', 'test', 'fixtures', 'reaper', 'worker.js')], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -8,6 +8,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import test from 'ava';
+import { waitFor } from '../helpers/ports.js';
+import { pidAlive as alive } from '../helpers/process.js';
+import { track } from '../helpers/reaper-client.js';
 
 const procs = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bench/procs.js')).href;
 
@@ -20,17 +23,9 @@ process.stdout.write('child ' + c.pid + '\\n');
 setInterval(() => undefined, 1000);
 `;
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 test('the same signal again during the cleanup does not cut it short: the child is stopped, the bench exits 130', async (t) => {
   const bench = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
+  track(bench.pid); // both die with the test run, even if it is killed before the teardown
   let out = '';
   let err = '';
   bench.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -41,18 +36,12 @@ test('the same signal again during the cleanup does not cut it short: the child 
     if (bench.exitCode === null && bench.signalCode === null) bench.kill('SIGKILL');
     if (childPid && alive(childPid)) process.kill(childPid, 'SIGKILL');
   });
-  const until = async (cond: () => boolean, what: string) => {
-    for (const deadline = Date.now() + 30_000; !cond(); ) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stdout: ${out} stderr: ${err}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  await until(() => /child \d+/.test(out), 'the child to start');
-  childPid = Number(/child (\d+)/.exec(out)?.[1]);
+  childPid = Number(await waitFor(() => /child (\d+)/.exec(out)?.[1], 'the bench stand-in to start its child'));
+  track(childPid);
   t.true(alive(childPid));
 
   bench.kill('SIGTERM');
-  await until(() => /SIGTERM, stopping the processes it started/.test(err), 'the cleanup to begin');
+  await waitFor(() => /SIGTERM, stopping the processes it started/.test(err), 'the cleanup to begin');
   bench.kill('SIGTERM'); // again, while the child is still holding out against its own SIGTERM
   t.is(await exited, 130, err);
   t.false(alive(childPid), 'the child the bench started is gone');
