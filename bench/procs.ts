@@ -146,7 +146,7 @@ export function installCleanup(onSignal: () => Promise<void>): void {
       }
     }
   });
-  // Every signal is handled, not just the first of each kind: \`pkill -f bench/run.js\` reaches a
+  // Every signal is handled, not just the first of each kind: `pkill -f bench/run.js` reaches a
   // BENCH_RUNS run directly and again from its parent (SIGTERM twice), and an unhandled second one
   // would kill it mid-cleanup and leave what it started running.
   let stopping = false;
