@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { medianTable, type Headline } from './headline.js';
-import { start, type Child } from './procs.js';
+import { onStopSignal, start, type Child } from './procs.js';
 
 const step = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
@@ -17,16 +17,12 @@ export async function runMedian(runs: number): Promise<void> {
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'BENCH_RUNS' && k !== 'BENCH_SUMMARY_FILE') env[k] = v;
   let stopping = false;
   let current: Child | undefined;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    // Every signal is handled (see installCleanup): a second one must not cut the run's cleanup short.
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      process.stderr.write(`\nbench: ${signal}, stopping the run in progress\n`);
-      // The run cleans up after itself on SIGTERM (every process it started, by PID): give it time.
-      void (current?.stop(120_000) ?? Promise.resolve()).finally(() => process.exit(130));
-    });
-  }
+  onStopSignal((signal) => {
+    stopping = true;
+    process.stderr.write(`\nbench: ${signal}, stopping the run in progress\n`);
+    // The run cleans up after itself on SIGTERM (every process it started, by PID): give it time.
+    void (current?.stop(120_000) ?? Promise.resolve()).finally(() => process.exit(130));
+  });
   const headlines: Headline[] = [];
   let failed = 0;
   for (let i = 1; i <= runs && !stopping; i++) {

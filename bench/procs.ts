@@ -146,16 +146,25 @@ export function installCleanup(onSignal: () => Promise<void>): void {
       }
     }
   });
-  // Every signal is handled, not just the first of each kind: `pkill -f bench/run.js` reaches a
-  // BENCH_RUNS run directly and again from its parent (SIGTERM twice), and an unhandled second one
-  // would kill it mid-cleanup and leave what it started running.
+  onStopSignal((signal) => {
+    process.stderr.write(`\nbench: ${signal}, stopping the processes it started\n`);
+    void onSignal().finally(() => process.exit(130));
+  });
+}
+
+/**
+ * Call `stop` on the first SIGINT or SIGTERM, and ignore every later one. Not `process.once`:
+ * `pkill -f bench/run.js` reaches a BENCH_RUNS run directly and again from its parent (SIGTERM
+ * twice), and a second signal left to its default would kill the process mid-cleanup and leave
+ * what it started running.
+ */
+export function onStopSignal(stop: (signal: NodeJS.Signals) => void): void {
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
-      process.stderr.write(`\nbench: ${signal}, stopping the processes it started\n`);
-      void onSignal().finally(() => process.exit(130));
+      stop(signal);
     });
   }
 }
