@@ -111,7 +111,7 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
     handle(socket, log, 'snapshot', z.object({ sinceMs: z.number().int().nonnegative().optional() }).strict(), async ({ sinceMs }) => {
       const now = deps.now();
       const [quote, breaker, history] = await Promise.all([
-        currentQuote(deps.redis),
+        currentQuote(deps.redis, now),
         readBreaker(deps.redis, now, deps.config.breaker),
         ticks.range(Math.max(sinceMs ?? now - 60_000, now - 10 * 60_000), now),
       ]);

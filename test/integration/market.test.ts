@@ -17,6 +17,7 @@ import { freePort, waitFor } from '../helpers/ports.js';
 import { startProcess, type Proc } from '../helpers/process.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { get, startApi } from '../helpers/api.js';
+import { publishTestQuote } from '../helpers/market-fixture.js';
 
 let redis: TestRedis;
 let env: Record<string, string>;
@@ -132,6 +133,18 @@ test.serial('the API serves the current quote, the breaker, and shows it in /rea
   t.is(none.body.error.code, 'market-unavailable');
   t.is(none.headers.get('retry-after'), '1');
   t.is((await get(empty.base, '/api/market')).body.breaker.state, 'open');
+
+  // Its newest quote expired (the quoter stalled, or Redis came back holding the last one from
+  // before a restart): the same 503, not a grid on which every tap is refused quote-expired.
+  const stale = await publishTestQuote(empty.redis, empty.config, { createdAt: Date.now() - 5000, expiresAt: Date.now() - 3000 });
+  const expired = await get(empty.base, '/api/grid');
+  t.is(expired.status, 503, JSON.stringify(expired.body));
+  t.is(expired.body.error.code, 'market-unavailable');
+  const fresh = await publishTestQuote(empty.redis, empty.config);
+  const back = await get(empty.base, '/api/grid');
+  t.is(back.status, 200);
+  t.is(back.body.quote.id, fresh.id);
+  t.not(fresh.id, stale.id);
 });
 
 test.serial('the breaker closes after continuously fresh prices', async (t) => {

@@ -8,8 +8,8 @@ import type { ApiDeps } from '../deps.js';
 export function marketRoutes(deps: ApiDeps): Router {
   const router = new Router({ prefix: '/api' });
   router.get('/grid', async (ctx) => {
-    const quote = await currentQuote(deps.redis);
-    if (!quote) throw new AppError(503, 'market-unavailable', 'no grid quote yet: the price feed is starting or down', { retryAfterSeconds: 1 });
+    const quote = await currentQuote(deps.redis, deps.now());
+    if (!quote) throw new AppError(503, 'market-unavailable', 'no current grid quote: the price feed or the quoter is starting or down', { retryAfterSeconds: 1 });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { serverTime: deps.now(), quote };
   });

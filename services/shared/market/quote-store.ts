@@ -35,7 +35,12 @@ export async function getQuote(redis: Redis, id: string): Promise<Quote | undefi
   return raw ? (JSON.parse(raw) as Quote) : undefined;
 }
 
-export async function currentQuote(redis: Redis): Promise<Quote | undefined> {
+/**
+ * The quote to show players, or undefined when there is none or the newest has expired (the
+ * quoter stalled, or Redis came back with its last one): a grid no tap can use is not a grid.
+ */
+export async function currentQuote(redis: Redis, now: number): Promise<Quote | undefined> {
   const raw = await redis.get(quoteKeys.current);
-  return raw ? (JSON.parse(raw) as Quote) : undefined;
+  const quote = raw ? (JSON.parse(raw) as Quote) : undefined;
+  return quote && now <= quote.expiresAt ? quote : undefined;
 }
