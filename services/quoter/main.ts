@@ -28,7 +28,7 @@ subscriber.on('message', (_channel: string, message: string) => quoter.onTick(JS
 await subscriber.subscribe(ch.ticks);
 log.info({ ticks: await quoter.warmUp() }, 'volatility warmed up from stored ticks');
 
-const loop = every(Math.round(1000 / config.quotes.hz), () => quoter.quoteOnce(), { log, what: 'quoting', immediate: false });
+const loop = every(Math.round(1000 / config.quotes.hz), () => quoter.quoteOnce(), { log, what: 'quoting', immediate: false, timeoutMs: 5_000 });
 
 const ready = async () => {
   const checks = { redis: await redisCheck(redis), quoting: { ok: !loop.failing, lastQuoteAt: quoter.status().lastQuoteAt } };

@@ -16,6 +16,11 @@ export interface EveryOptions {
   unref?: boolean;
   /** Handles every failed pass instead of the log-once lines (the caller logs what it needs). */
   onError?: (err: Error) => void;
+  /**
+   * A pass still unsettled after this long counts as failed and the loop goes on without it (a
+   * command whose reply never comes must not stop the loop for good while its probe says ok).
+   */
+  timeoutMs?: number;
 }
 
 export interface Every {
@@ -48,10 +53,18 @@ export function every(ms: number, pass: () => Promise<unknown>, opts: EveryOptio
     timer = setTimeout(run, ms);
     if (opts.unref) timer.unref();
   };
+  const bounded = (): Promise<unknown> => {
+    const { timeoutMs } = opts;
+    if (timeoutMs === undefined) return Promise.resolve().then(pass);
+    let guard: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error(`a pass was still running after ${timeoutMs} ms; abandoned`)), timeoutMs);
+    });
+    return Promise.race([Promise.resolve().then(pass), expired]).finally(() => clearTimeout(guard));
+  };
   function run(): void {
     timer = undefined;
-    current = Promise.resolve()
-      .then(pass)
+    current = bounded()
       .then(ok, failed)
       .finally(() => {
         current = undefined;

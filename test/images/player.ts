@@ -84,12 +84,14 @@ export async function tapAndConfirm(edge: Edge, token: string, key: string, stak
     await waitFor(() => socket.connected, 'wss:// connected through nginx', 20_000, 100);
     // The cell furthest out: on a slow machine a nearer one can lock (TAPSTACK_GRID_LOCK_SECONDS)
     // between reading the grid and the tap arriving; a lock is retried on a fresh grid.
+    // A refused quote is not tapped again: the retry waits for the next one.
     let r: Res | undefined;
+    const refused = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       const { quote, cell } = await waitFor(
         async () => {
           const g = await call(edge, 'GET', '/api/grid');
-          if (g.status !== 200 || g.body.quote?.halted) return undefined;
+          if (g.status !== 200 || g.body.quote?.halted || refused.has(g.body.quote.id)) return undefined;
           const open = g.body.quote.cells.filter((x: any) => !x.disabled && x.startMs - Date.now() > 3000);
           const c = open.sort((a: any, b: any) => b.startMs - a.startMs)[0];
           return c && { quote: g.body.quote, cell: c };
@@ -99,7 +101,8 @@ export async function tapAndConfirm(edge: Edge, token: string, key: string, stak
         500,
       );
       r = await call(edge, 'POST', '/api/bets', { body: { quoteId: quote.id, row: cell.row, col: cell.col, stake }, headers: { ...auth, 'idempotency-key': `${key}-${attempt}` } });
-      if (r.status === 202 || attempt >= 3 || !['cell-locked', 'quote-expired', 'quote-stale'].includes(r.body?.error?.code)) break;
+      if (r.status === 202 || attempt >= 5 || !['cell-locked', 'quote-expired', 'quote-stale'].includes(r.body?.error?.code)) break;
+      refused.add(quote.id);
     }
     if (r.status !== 202) throw new Error(`tap: ${r.status} ${JSON.stringify(r.body)}`);
     const confirmed = await waitFor(() => confirmations.find((b) => b.id === r.body.bet.id), 'bet:confirmed (or bets:sync) over wss://', 30_000, 100);

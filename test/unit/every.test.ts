@@ -103,3 +103,19 @@ test('onError sees every failure instead of the log-once lines', async (t) => {
   t.false(loop.failing);
   t.deepEqual(lines, []);
 });
+
+test('with timeoutMs, a pass that never settles counts as failed and the loop goes on', async (t) => {
+  const { log, lines } = recordingLog();
+  let n = 0;
+  // The first pass never settles (a command whose reply never comes); the later ones do.
+  const loop = every(1, () => (++n === 1 ? new Promise<void>(() => undefined) : Promise.resolve()), { log, what: 'quoting', timeoutMs: 20 });
+  t.true(loop.failing === false);
+  while (n < 3) await sleep(5);
+  await loop.stop();
+  t.false(loop.failing, 'the passes after it succeeded');
+  t.deepEqual(
+    lines.map((l) => l.msg),
+    ['quoting failed; retrying every pass', 'quoting resumed'],
+  );
+  t.regex(String((lines[0] as { err?: string }).err), /still running after 20 ms/);
+});
