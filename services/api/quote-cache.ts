@@ -12,6 +12,10 @@ export interface CachedQuote {
 
 export function createQuoteCache(redis: Redis, size = 64) {
   const cache = new Map<string, CachedQuote>();
+  // An id is unique only while Redis keeps its counter: one that restarted without its last
+  // writes (a crash under appendfsync everysec) hands out recent ids again, for new quotes. Every
+  // such restart drops this connection, so what was cached before it is forgotten.
+  redis.on('ready', () => cache.clear());
   return {
     async get(id: string): Promise<CachedQuote | undefined> {
       const hit = cache.get(id);
