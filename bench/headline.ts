@@ -65,6 +65,9 @@ export function headline(r: Results, o: { players: number; relativeShare: number
     relAcceptP99: r.relative.result.acceptMs.p99,
     relConfirmP99: r.relative.result.confirmMs.p99,
     relWriterLagP99: r.relative.pauses.writer?.lagP99Ms ?? nan,
+    relBusy: r.relative.cpu.machine,
+    relWaiting: Object.values(r.relative.cpu.waiting).reduce((a, b) => a + b, 0),
+    relSteal: r.relative.cpu.steal,
     fixedCommitted: r.fixed.committedPerS,
     fixedAcceptP99: r.fixed.result.acceptMs.p99,
     fixedConfirmP99: r.fixed.result.confirmMs.p99,
@@ -79,7 +82,7 @@ export function headline(r: Results, o: { players: number; relativeShare: number
   };
 }
 
-type Kind = 'rate' | 'us' | 'ms' | 'share';
+type Kind = 'rate' | 'us' | 'ms' | 'share' | 'pct';
 interface Row {
   key: string;
   label: string;
@@ -99,6 +102,9 @@ const ROWS = [
   { key: 'relAcceptP99', label: '  accept p99', kind: 'ms', target: { max: TARGETS.relative.acceptP99Ms } },
   { key: 'relConfirmP99', label: '  tap → bet:confirmed p99', kind: 'ms', target: { max: TARGETS.relative.confirmP99Ms } },
   { key: 'relWriterLagP99', label: '  writer event-loop delay p99', kind: 'ms', target: { max: TARGETS.relative.writerLagP99Ms } },
+  { key: 'relBusy', label: '  machine busy (% of all cores)', kind: 'pct' },
+  { key: 'relWaiting', label: '  waiting for a CPU, all processes (% of a core)', kind: 'pct' },
+  { key: 'relSteal', label: '  steal (% of a core)', kind: 'pct' },
   { key: 'fixedCommitted', label: 'open loop at RATE/s: committed', kind: 'rate' },
   { key: 'fixedAcceptP99', label: '  accept p99', kind: 'ms', target: { max: TARGETS.fixed.acceptP99Ms } },
   { key: 'fixedConfirmP99', label: '  tap → bet:confirmed p99', kind: 'ms', target: { max: TARGETS.fixed.confirmP99Ms } },
@@ -109,8 +115,8 @@ const ROWS = [
   { key: 'edgeConfirmP99', label: '  tap → bet:confirmed p99', kind: 'ms' },
 ] as const satisfies readonly Row[];
 
-const fmt = (kind: Kind, v: number) => (kind === 'rate' ? int(v) : kind === 'share' ? v.toFixed(2) : kind === 'us' ? int(v) : ms(v));
-const unit = (kind: Kind) => (kind === 'rate' ? '/s' : kind === 'us' ? ' µs' : kind === 'ms' ? ' ms' : '');
+const fmt = (kind: Kind, v: number) => (kind === 'rate' ? int(v) : kind === 'share' ? v.toFixed(2) : kind === 'us' ? int(v) : kind === 'pct' ? String(Math.round(v)) : ms(v));
+const unit = (kind: Kind) => (kind === 'rate' ? '/s' : kind === 'us' ? ' µs' : kind === 'ms' ? ' ms' : kind === 'pct' ? ' %' : '');
 
 /**
  * One line per headline figure: the median of the runs with min–max and every run's value; beside

@@ -198,13 +198,39 @@ export function cpuSeconds(pid: number, children = false): number | undefined {
   }
 }
 
+/**
+ * Seconds the threads of a process have spent runnable but waiting for a CPU (the scheduler's run
+ * queue, /proc/<pid>/task/<tid>/schedstat), summed over the threads alive now; undefined if gone.
+ */
+export function runQueueSeconds(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+    return ns / 1e9;
+  } catch {
+    return undefined;
+  }
+}
+
+const machineTicks = (): number[] => (fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
+
 /** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
 export function machineBusySeconds(): number {
-  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const v = machineTicks();
   // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
   return (total - (v[3] ?? 0) - (v[4] ?? 0)) / TICKS_PER_SECOND;
+}
+
+/** CPU seconds the hypervisor gave to someone else while this machine's vCPUs wanted to run (steal). */
+export function machineStealSeconds(): number {
+  return (machineTicks()[7] ?? 0) / TICKS_PER_SECOND;
 }
 
 export interface CpuUse {
@@ -214,6 +240,13 @@ export interface CpuUse {
   machine: number;
   /** Busy CPU not used by the monitored processes (other programs, kernel threads), % of one core. */
   other: number;
+  /**
+   * Per process, the time its threads were runnable but waiting for a CPU, as % of one core (100 %
+   * = on average one of its threads waited all the time): the cost of sharing the cores.
+   */
+  waiting: Record<string, number>;
+  /** Time the hypervisor ran something else while this machine's vCPUs wanted to run, % of one core (counted in machine busy). */
+  steal: number;
   cores: number;
 }
 
@@ -223,18 +256,21 @@ export interface CpuUse {
  * Processes named in `withChildren` are charged for the children they reap (their forks).
  */
 export function monitorCpu(pids: Record<string, number | number[]>, withChildren: string[] = [], everyMs = 250): { stop(): CpuUse } {
-  const first = new Map<string, { cpu: number; at: number }>();
-  const last = new Map<string, { cpu: number; at: number }>();
-  const machineFirst = { busy: machineBusySeconds(), at: performance.now() };
+  type Seen = { cpu: number; wait: number; at: number };
+  const first = new Map<string, Seen>();
+  const last = new Map<string, Seen>();
+  const machineFirst = { busy: machineBusySeconds(), steal: machineStealSeconds(), at: performance.now() };
+  const sum = (xs: (number | undefined)[]) => xs.reduce((a: number, b) => a + (b ?? 0), 0);
   const sample = () => {
     const at = performance.now();
     for (const [name, p] of Object.entries(pids)) {
       // A group (nginx's master and workers) counts as one process: the sum of those alive.
-      const each = (Array.isArray(p) ? p : [p]).map((pid) => cpuSeconds(pid, withChildren.includes(name))).filter((x): x is number => x !== undefined);
-      if (each.length === 0) continue;
-      const cpu = each.reduce((a, b) => a + b, 0);
-      if (!first.has(name)) first.set(name, { cpu, at });
-      last.set(name, { cpu, at });
+      const group = Array.isArray(p) ? p : [p];
+      const each = group.map((pid) => cpuSeconds(pid, withChildren.includes(name)));
+      if (each.every((x) => x === undefined)) continue;
+      const seen = { cpu: sum(each), wait: sum(group.map(runQueueSeconds)), at };
+      if (!first.has(name)) first.set(name, seen);
+      last.set(name, seen);
     }
   };
   sample();
@@ -244,15 +280,21 @@ export function monitorCpu(pids: Record<string, number | number[]>, withChildren
       clearInterval(timer);
       sample();
       const perProcess: Record<string, number> = {};
+      const waiting: Record<string, number> = {};
       for (const [name, a] of first) {
-        const b = last.get(name) as { cpu: number; at: number };
-        if (b.at > a.at) perProcess[name] = ((b.cpu - a.cpu) / ((b.at - a.at) / 1000)) * 100;
+        const b = last.get(name) as Seen;
+        if (b.at <= a.at) continue;
+        const seconds = (b.at - a.at) / 1000;
+        perProcess[name] = ((b.cpu - a.cpu) / seconds) * 100;
+        // Threads that ended inside the window take their wait with them: never below zero.
+        waiting[name] = Math.max(0, ((b.wait - a.wait) / seconds) * 100);
       }
       const cores = os.cpus().length;
       const wall = (performance.now() - machineFirst.at) / 1000;
       const busy = ((machineBusySeconds() - machineFirst.busy) / wall) * 100;
+      const steal = ((machineStealSeconds() - machineFirst.steal) / wall) * 100;
       const ours = Object.values(perProcess).reduce((a, b) => a + b, 0);
-      return { perProcess, machine: busy / cores, other: Math.max(0, busy - ours), cores };
+      return { perProcess, machine: busy / cores, other: Math.max(0, busy - ours), waiting, steal, cores };
     },
   };
 }

@@ -120,6 +120,20 @@ export function printReport(r: Report): void {
     ...(edge ? [cpuRow('5 nginx saturated', edge.saturated.cpu), cpuRow(`6 nginx open ${int(edge.open.rate)}/s`, edge.open.cpu)] : []),
   ], names.map((_, i) => i + 1).concat([names.length + 1, names.length + 2])));
   out();
+  // Five busy processes on a few cores queue for them: this is the wait each one adds to every
+  // hop a tap makes (API, Redis, writer, realtime, the client), and where the open loops' tails come from.
+  out('Waiting for a CPU (time runnable but not running, summed over each process\'s threads, % of one core; steal = time the hypervisor gave our vCPUs to someone else, % of one core)');
+  const waitNames = names.filter((n) => n !== 'bench');
+  const waitRow = (label: string, c: CpuUse) => [label, ...waitNames.map((n) => (c.waiting[n] === undefined ? '' : pct(c.waiting[n] as number))), pct(c.steal)];
+  out(table([
+    ['phase', ...waitNames, 'steal'],
+    waitRow('1 bare koa', bare.cpu),
+    waitRow('2 saturated', sat.cpu),
+    waitRow(`3 open loop ${int(fixed.rate)}/s`, fixed.cpu),
+    waitRow(`4 open loop ${int(rel.rate)}/s`, rel.cpu),
+    ...(edge ? [waitRow('5 nginx saturated', edge.saturated.cpu), waitRow(`6 nginx open ${int(edge.open.rate)}/s`, edge.open.cpu)] : []),
+  ], waitNames.map((_, i) => i + 1).concat([waitNames.length + 1])));
+  out();
 
   const writerLine = (label: string, w: WriterStats, perBetUs: number) =>
     out(`Writer, ${label}: ${int(w.batches)} batches, ${ms(w.entries / w.batches)} entries per batch, ` +

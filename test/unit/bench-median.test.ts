@@ -24,6 +24,9 @@ const run = (bareKoa: number, satCommitted: number, relConfirmP99: number, ok = 
   relAcceptP99: 10,
   relConfirmP99,
   relWriterLagP99: 15,
+  relBusy: 80 + relConfirmP99 / 10,
+  relWaiting: 10 * relConfirmP99,
+  relSteal: 3,
   fixedCommitted: 3000,
   fixedAcceptP99: 20,
   fixedConfirmP99: 40,
@@ -49,6 +52,9 @@ test('medianTable: median and min–max per figure, ratio to each run\'s own cei
   // tap → confirmed p99 at the relative rate: 20, 30, 22 -> median 22, one run over 25 ms.
   t.regex(text, /open loop at 0\.5 × saturated committed: rate/);
   t.regex(line(/tap → bet:confirmed p99\s+22/), /22\.0 ms\s+20\.0 – 30\.0.*≤ 25 ms\s+2\/3 MISS/);
+  // The contention behind the tail: machine busy 82, 83, 82.2 %; run-queue wait 200, 300, 220 %.
+  t.regex(line(/machine busy/), /82 %\s+82 – 83\s+82 \/ 83 \/ 82\s*$/);
+  t.regex(line(/waiting for a CPU/), /220 %\s+200 – 300\s+200 \/ 300 \/ 220\s*$/);
   t.false(/through nginx/.test(text), 'figures no run has are left out');
   t.regex(line(/^accounting/), /OK \/ OK \/ OK.*3\/3 PASS/);
   t.regex(medianTable([run(10_000, 4_000, 20), run(10_000, 4_000, 20, false)]), /OK \/ FAILED.*1\/2 FAIL/);
