@@ -46,7 +46,7 @@ const SENTENCES: Record<string, string> = {
   capacity: 'The service is at capacity right now. Your tap was not placed; try again in a few seconds.',
   'disk-low': 'The service is low on storage and is not taking taps. Try again later.',
   unavailable: 'The service is temporarily unavailable. Your tap was not placed; try again in a moment.',
-  'market-unavailable': 'Waiting for the first prices from the market.',
+  'market-unavailable': 'Waiting for current prices from the market.',
   'bet-unknown': 'That bet could not be found.',
   'bet-archived': 'That bet is in the archive. The operator can bring its week back if you need it.',
   network: 'The connection dropped. Check your network; we retry taps automatically.',
