@@ -16,9 +16,9 @@ const ROWS = 200;
 const CHUNKS = 30;
 const ROW_BYTES = 1024;
 
-function freshDb(t: { teardown(fn: () => void): void }): Db {
+function freshDb(t: { teardown(fn: () => void): void }, walSizeLimitBytes?: number): Db {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapstack-checkpointer-'));
-  const db = openDb(path.join(dir, 'db.sqlite'), { checkpointThread: true });
+  const db = openDb(path.join(dir, 'db.sqlite'), { checkpointThread: true, ...(walSizeLimitBytes !== undefined ? { walSizeLimitBytes } : {}) });
   db.raw.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)');
   t.teardown(() => {
     db.close();
@@ -64,4 +64,19 @@ test('with the thread, the WAL is copied into the main file as it goes and stays
   // The thread's connection is closed: the shutdown checkpoint truncates the WAL.
   db.checkpoint();
   t.is(walBytes(db), 0);
+});
+
+test('after a burst the WAL file shrinks back to its size limit once the thread has copied it', async (t) => {
+  const limit = 256 * 1024;
+  const db = freshDb(t, limit);
+  // The burst: no checkpoint runs meanwhile (as with a reader holding them back), the WAL grows.
+  const written = await writeChunks(db, async () => undefined);
+  t.true(walBytes(db) > written, `WAL ${walBytes(db)} bytes after the burst`);
+  const cp: Checkpointer = startCheckpointer({ file: db.file, synchronous: 'FULL', intervalMs: 10 }, log);
+  t.teardown(() => cp.stop());
+  await waitFor(() => (cp.count() > 0 && cp.last()?.checkpointed === cp.last()?.walFrames) || undefined, 'a complete checkpoint by the thread');
+  // The next transaction restarts the WAL from its start, and cuts the file down to the limit.
+  db.write(() => db.raw.prepare('INSERT INTO t (v) VALUES (randomblob(10))').run());
+  t.true(walBytes(db) <= limit, `WAL ${walBytes(db)} bytes, limit ${limit}`);
+  t.is(db.raw.prepare('SELECT count(*) FROM t').pluck().get(), CHUNKS * ROWS + 1);
 });

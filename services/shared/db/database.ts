@@ -50,7 +50,16 @@ export interface OpenOptions {
    * `checkpoint()` stays TRUNCATE.
    */
   checkpointThread?: boolean;
+  /**
+   * `PRAGMA journal_size_limit` (bytes), outside continuous mode: when the WAL is restarted after
+   * a complete checkpoint, a WAL file that grew past this (a burst, a reader holding checkpoints
+   * back) is truncated to it instead of keeping its largest size on the disk for good.
+   */
+  walSizeLimitBytes?: number;
 }
+
+/** The default walSizeLimitBytes: 64 MiB, well above the WAL of a second at saturation. */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 2 ** 20;
 
 /**
  * The safety-valve size for continuous mode and under a checkpoint thread: 65,536 pages (256 MiB
@@ -77,6 +86,8 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
     raw.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     const autocheckpoint = opts.walAutocheckpoint ?? (opts.checkpointThread ? CONTINUOUS_WAL_AUTOCHECKPOINT_PAGES : undefined);
     if (autocheckpoint !== undefined) raw.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(autocheckpoint))}`);
+    // Not in continuous mode: there the shipper owns the WAL's restarts.
+    if (opts.walAutocheckpoint === undefined) raw.pragma(`journal_size_limit = ${Math.max(0, Math.floor(opts.walSizeLimitBytes ?? WAL_SIZE_LIMIT_BYTES))}`);
   }
   raw.pragma('foreign_keys = ON');
 
