@@ -110,29 +110,26 @@ export function printReport(r: Report): void {
 
   out('Where the CPU went (% of one core; the machine has ' + `${bare.cpu.cores} cores = ${bare.cpu.cores * 100} %; other = busy time outside these processes, machine busy = % of all cores)`);
   const names = ['bare koa', 'api', 'writer', 'realtime', 'redis', ...(edge ? ['nginx'] : []), 'wrk', 'load gen', 'bench'];
-  const cpuRow = (label: string, c: CpuUse) => [label, ...names.map((n) => (c.perProcess[n] === undefined ? '' : pct(c.perProcess[n] as number))), pct(c.other), pct(c.machine)];
-  out(table([
-    ['phase', ...names, 'other', 'machine busy'],
-    cpuRow('1 bare koa', bare.cpu),
-    cpuRow('2 saturated', sat.cpu),
-    cpuRow(`3 open loop ${int(fixed.rate)}/s`, fixed.cpu),
-    cpuRow(`4 open loop ${int(rel.rate)}/s`, rel.cpu),
-    ...(edge ? [cpuRow('5 nginx saturated', edge.saturated.cpu), cpuRow(`6 nginx open ${int(edge.open.rate)}/s`, edge.open.cpu)] : []),
-  ], names.map((_, i) => i + 1).concat([names.length + 1, names.length + 2])));
+  // One row per phase in both tables below.
+  const phases: [string, CpuUse][] = [
+    ['1 bare koa', bare.cpu],
+    ['2 saturated', sat.cpu],
+    [`3 open loop ${int(fixed.rate)}/s`, fixed.cpu],
+    [`4 open loop ${int(rel.rate)}/s`, rel.cpu],
+    ...(edge ? ([['5 nginx saturated', edge.saturated.cpu], [`6 nginx open ${int(edge.open.rate)}/s`, edge.open.cpu]] as [string, CpuUse][]) : []),
+  ];
+  /** A table of one figure per process and phase, with the machine-wide columns after it. */
+  const perPhase = (procs: string[], of: (c: CpuUse) => Record<string, number>, extra: { head: string; value: (c: CpuUse) => number }[]) =>
+    out(table([
+      ['phase', ...procs, ...extra.map((e) => e.head)],
+      ...phases.map(([label, c]) => [label, ...procs.map((n) => (of(c)[n] === undefined ? '' : pct(of(c)[n] as number))), ...extra.map((e) => pct(e.value(c)))]),
+    ], procs.map((_, i) => i + 1).concat(extra.map((_, i) => procs.length + 1 + i))));
+  perPhase(names, (c) => c.perProcess, [{ head: 'other', value: (c) => c.other }, { head: 'machine busy', value: (c) => c.machine }]);
   out();
   // Five busy processes on a few cores queue for them: this is the wait each one adds to every
   // hop a tap makes (API, Redis, writer, realtime, the client), and where the open loops' tails come from.
   out('Waiting for a CPU (time runnable but not running, summed over each process\'s threads, % of one core; steal = time the hypervisor gave our vCPUs to someone else, % of one core)');
-  const waitNames = names.filter((n) => n !== 'bench');
-  const waitRow = (label: string, c: CpuUse) => [label, ...waitNames.map((n) => (c.waiting[n] === undefined ? '' : pct(c.waiting[n] as number))), pct(c.steal)];
-  out(table([
-    ['phase', ...waitNames, 'steal'],
-    waitRow('1 bare koa', bare.cpu),
-    waitRow('2 saturated', sat.cpu),
-    waitRow(`3 open loop ${int(fixed.rate)}/s`, fixed.cpu),
-    waitRow(`4 open loop ${int(rel.rate)}/s`, rel.cpu),
-    ...(edge ? [waitRow('5 nginx saturated', edge.saturated.cpu), waitRow(`6 nginx open ${int(edge.open.rate)}/s`, edge.open.cpu)] : []),
-  ], waitNames.map((_, i) => i + 1).concat([waitNames.length + 1])));
+  perPhase(names.filter((n) => n !== 'bench'), (c) => c.waiting, [{ head: 'steal', value: (c) => c.steal }]);
   out();
 
   const writerLine = (label: string, w: WriterStats, perBetUs: number) =>
