@@ -41,6 +41,7 @@ export function createQuoter(deps: QuoterDeps) {
   // touch probability is corrected for this discrete monitoring (Broadie-Glasserman-Kou).
   let monitoringDt = 0;
   let lastQuoteAt = 0;
+  let lastVersion = 0;
 
   const onTick = (t: SettlementTick) => {
     if (spot && t.ts < spot.ts) return;
@@ -66,7 +67,12 @@ export function createQuoter(deps: QuoterDeps) {
       if (!spot) return undefined;
       const now = deps.now();
       const breaker = await readBreaker(deps.redis, now, config.breaker);
-      const version = await deps.redis.incr(quoteKeys.version);
+      // A Redis that lost its last writes (a crash under appendfsync everysec) counts from an
+      // older value: never hand out a version (and id) again, which the API's cache and the
+      // players' apps (they keep the highest version) would take for an old quote.
+      let version = await deps.redis.incr(quoteKeys.version);
+      if (version <= lastVersion) version = await deps.redis.incrby(quoteKeys.version, lastVersion + 1 - version);
+      lastVersion = version;
       const sigma = vol.sigma();
       const rule = { edge: config.quotes.edge, minCents: config.quotes.minMultiplierCents, maxCents: config.quotes.maxMultiplierCents };
       const dt = Math.round(monitoringDt * 1000) / 1000;
