@@ -62,7 +62,7 @@ export function createPlacement(deps: PlacementDeps): Placement {
   const findBet: Placement['findBet'] = async (id, address) => {
     const row = getBet(deps.db, id);
     if (row) return row.address === address ? publicBet(row) : undefined;
-    const raw = /^b[0-9a-z]+$/.test(id) ? await deps.redis.get(betKeys.pendingBet(id)) : null;
+    const raw = /^b[0-9a-z]+$/.test(id) ? await deps.redis.hget(betKeys.pendingBets(address), id) : null;
     const cmd = raw ? decodeCommand(raw) : undefined;
     if (raw) return cmd?.t === 'bet' && cmd.address === address ? pendingBet(cmd) : undefined;
     // Committed between the two reads (the writer commits, then retires the pending record).
@@ -88,7 +88,7 @@ export function createPlacement(deps: PlacementDeps): Placement {
       if (!isRedisUnavailable(err)) throw err;
       for (let attempt = 0; attempt < 4; attempt += 1) {
         await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
-        const exists = await deps.redis.exists(betKeys.pendingBet(bet.id)).catch(() => undefined);
+        const exists = await deps.redis.hexists(betKeys.pendingBets(bet.address), bet.id).catch(() => undefined);
         if (exists === 1 || getBet(deps.db, bet.id)) return { kind: 'ok', betId: bet.id, available: Number.NaN };
         if (exists === 0) throw new AppError(503, 'unavailable', 'temporarily unavailable; the bet was not placed: retry', { retryAfterSeconds: 1 });
       }

@@ -34,15 +34,17 @@ export const betKeys = {
   cellLiability: (startMs: number, lowCents: number | '*') => `liab:cell:${startMs}:${lowCents}`,
   /** Potential payout reserved on one column (window). */
   columnLiability: (startMs: number) => `liab:col:${startMs}`,
-  /** A bet accepted but not yet committed (for GET /api/bets/:id while pending): encodeCommand({@link BetCommand}). */
-  pendingBet: (id: string) => `betp:${id}`,
   /**
    * The newest writer-queue entry (stream id) whose cache effects on this address are applied:
    * one key per account, so exactly-once bookkeeping costs no memory per bet.
    */
   appliedUpTo: (address: string) => `applied:${address}`,
-  /** Ids of an address's bets accepted but not yet committed (sorted set by placement time). */
-  pendingBets: (address: string) => `pendbets:${address}`,
+  /**
+   * An address's bets accepted but not yet committed: a hash of bet id → encodeCommand({@link BetCommand})
+   * (GET /api/bets/:id while pending, GET /api/me/bets?state=pending). One key per player with
+   * bets in flight, not two per bet (issue 17: the reservation's Redis time). Bet ids sort by time.
+   */
+  pendingBets: (address: string) => `pendh:${address}`,
   /** Where the writer answers a MoveCommand: a list (BLPOP-able) of JSON {@link MoveResult}. */
   moveResult: (id: string) => `mvres:${id}`,
   /** A balance load was requested recently (debounce). */

@@ -59,7 +59,7 @@ return 1`;
 // the next (Redis runs a connection's commands in order: the read sees this batch acked). Shrinks
 // Redis, so allow-oom. An error before the XACK leaves the entries pending (they come back,
 // everything is re-derived); the trim is best effort.
-// KEYS: stream, then 7 per effect; ARGV: group, channel, newest id, number of ids, number of
+// KEYS: stream, then 6 per effect; ARGV: group, channel, newest id, number of ids, number of
 // effects, the ids, 6 per effect, then the messages.
 const ACK_BATCH = `#!lua flags=allow-oom
 ${LUA_STREAM_ID_BEFORE}

@@ -131,8 +131,7 @@ test.serial('Redis memory reaches a plateau: nothing per bet outlives its commit
     t.deepEqual(b.statuses, { '202': ROUND }, `round ${round}`);
     await drained(s, b.accepted);
     const keys = await keysByPrefix(s);
-    t.is(keys.betp ?? 0, 0, 'pending records retired at commit');
-    t.is(keys.pendbets ?? 0, 0, 'pending lists emptied at commit');
+    t.is(keys.pendh ?? 0, 0, 'pending records retired at commit (the emptied hashes deleted)');
     t.true((keys.applied ?? 0) <= s.players.length, 'one bookkeeping watermark per account, not per bet');
     // The Idempotency-Keys go when their TTL (quote lifetime + retry window) ends.
     await waitFor(async () => ((await keysByPrefix(s)).idem ?? 0) === 0, 'idempotency keys expired', 60_000, 250);

@@ -232,7 +232,7 @@ test.serial('a reply lost in a Redis restart neither doubles a reservation nor s
   await rig.client.multi()
     .decrby(betKeys.balance(bob.address), stranded.stake)
     .incrby(betKeys.pending(bob.address), stranded.stake)
-    .set(betKeys.pendingBet(stranded.id), encodeCommand(stranded), 'EX', 3600)
+    .hset(betKeys.pendingBets(bob.address), stranded.id, encodeCommand(stranded))
     .xadd(WRITER_STREAM, '*', 'c', encodeCommand(stranded))
     .xreadgroup('GROUP', WRITER_GROUP, 'writer', 'COUNT', 10, 'STREAMS', WRITER_STREAM, '>')
     .exec();

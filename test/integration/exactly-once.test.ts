@@ -57,7 +57,7 @@ test.serial('a redelivery after the commit re-sends the lost confirmation and ap
   const confirmed = await waitFor(() => r.events.find((e) => e.event === 'bet:confirmed' && e.data.id === bet.id), 'the re-sent bet:confirmed');
   t.is(confirmed.eventId, `${bet.id}:open`);
   t.deepEqual(await r.cache(ALICE), { bal: '9600', pend: null }, 'reservation resolved once, pending record retired');
-  t.is(await r.redis.exists(betKeys.pendingBet(bet.id)), 0);
+  t.is(await r.redis.hexists(betKeys.pendingBets(ALICE), bet.id), 0);
   // The same entries once more (e.g. a lost XACK reply): the effect is not applied twice.
   await r.writer.processBatch(again);
   t.deepEqual(await r.cache(ALICE), { bal: '9600', pend: null });
@@ -288,7 +288,7 @@ test.serial('a bet whose answer was lost (API killed after reserving) is listed 
   await r.writer.processBatch(await r.readAll());
   t.deepEqual(await reserver.pendingBets(ALICE, 50), [], 'committed: no longer pending');
   t.is(getBet(r.env.db, bet.id)?.state, 'open');
-  t.is(await r.redis.zcard(betKeys.pendingBets(ALICE)), 0);
+  t.is(await r.redis.exists(betKeys.pendingBets(ALICE)), 0, 'the emptied pending hash is gone');
   t.is(await r.redis.get(betKeys.idempotency(ALICE, 'tap-key-0001')), bet.id, 'a retry of the same key still finds it');
 });
 
@@ -343,8 +343,7 @@ test.serial('the bookkeeper applies each effect once however a batch is cut: one
     await r.redis.set(`${prefix}${betKeys.columnLiability(startMs)}`, '100000');
     for (const e of effects) {
       if (!e.retire) continue;
-      await r.redis.set(`${prefix}${betKeys.pendingBet(e.retire)}`, '{}');
-      await r.redis.zadd(`${prefix}${betKeys.pendingBets(e.address)}`, 1, e.retire);
+      await r.redis.hset(`${prefix}${betKeys.pendingBets(e.address)}`, e.retire, '{}');
     }
   };
   // The state every key that bookkeeping touches ends in, under one key prefix.
@@ -354,10 +353,9 @@ test.serial('the bookkeeper applies each effect once however a batch is cut: one
       betKeys.cellLiability(startMs, 100),
       betKeys.cellLiability(startMs, 200),
       betKeys.columnLiability(startMs),
-      ...effects.flatMap((e) => (e.retire ? [betKeys.pendingBet(e.retire)] : [])),
     ];
     const values = await Promise.all(keys.map((k) => r.redis.get(`${prefix}${k}`)));
-    const queued = await Promise.all([ALICE, BOB].map((a) => r.redis.zrange(`${prefix}${betKeys.pendingBets(a)}`, 0, -1)));
+    const queued = await Promise.all([ALICE, BOB].map(async (a) => Object.keys(await r.redis.hgetall(`${prefix}${betKeys.pendingBets(a)}`)).sort()));
     return { values: Object.fromEntries(keys.map((k, i) => [k, values[i]])), queued };
   };
   // Each way runs against its own copy of the keys: a bookkeeper on a connection with its own prefix.

@@ -87,7 +87,7 @@ function literalRedisNames(file: string, text: string, rules = forbiddenStarts()
 
 test('the registry exports names the check can see (a broken derivation would pass everything)', (t) => {
   const { starts, channels } = forbiddenStarts();
-  for (const s of ['bal:', 'pend:', 'idem:', 'rl:', 'liab:', 'betp:', 'writer:', 'quote:', 'market:', 'ticks:', 'session:', 'nonce:']) t.true(starts.includes(s), s);
+  for (const s of ['bal:', 'pend:', 'idem:', 'rl:', 'liab:', 'pendh:', 'writer:', 'quote:', 'market:', 'ticks:', 'session:', 'nonce:']) t.true(starts.includes(s), s);
   t.deepEqual(channels.sort(), ['breaker', 'quotes', 'ticks', 'user-events']);
 });
 

@@ -28,7 +28,7 @@ export interface Effect {
   release: number;
   startMs: number;
   lowCents: number;
-  /** A bet whose pending record (`betp:`, `pendbets:`) is retired by this effect. */
+  /** A bet whose pending record (its field of the player's pending hash) is retired by this effect. */
   retire?: string;
 }
 
@@ -55,7 +55,7 @@ export function movementEffect(address: string, amount: number, at: string): Eff
   return { at, address, balance: amount, pending: 0, release: 0, startMs: 0, lowCents: 0 };
 }
 
-const KEYS_PER_EFFECT = 7;
+const KEYS_PER_EFFECT = 6;
 const ARGS_PER_EFFECT = 6;
 
 /** Lua: whether stream id `a` (`<ms>-<seq>`) comes before `b`, compared as numbers part by part. */
@@ -68,7 +68,7 @@ end`;
 
 // Effects are compared with the watermark one by one, in order, but Redis is written once per
 // key per call: the watermark and the balance/pending counters per account, the caps per cell and
-// window, the retired records in one DEL and one ZREM per account. The script is atomic, so the
+// window, the retired records in one HDEL per account. The script is atomic, so the
 // end state is the same as applying each effect alone (pending only ever decreases here, so
 // "delete at <= 0" after the sum is the same as after each step).
 /**
@@ -80,7 +80,7 @@ end`;
 export const LUA_APPLY_EFFECTS = `local function applyEffects(kb, ab, n)
 local marks, order, moved = {}, {}, {}
 local bal, pend, rel = {}, {}, {}
-local retired, retiredBy = {}, {}
+local retiredBy = {}
 local applied = 0
 for i = 0, n - 1 do
   local k = kb + i * ${KEYS_PER_EFFECT}
@@ -110,10 +110,9 @@ for i = 0, n - 1 do
   end
   -- Retiring a pending record is idempotent: done on every pass.
   if ARGV[a + 5] ~= '' then
-    retired[#retired + 1] = KEYS[k + 6]
-    local z = KEYS[k + 7]
-    if not retiredBy[z] then retiredBy[z] = {} end
-    local list = retiredBy[z]
+    local h = KEYS[k + 6]
+    if not retiredBy[h] then retiredBy[h] = {} end
+    local list = retiredBy[h]
     list[#list + 1] = ARGV[a + 5]
   end
 end
@@ -130,9 +129,8 @@ end
 for key, d in pairs(rel) do
   if redis.call('EXISTS', key) == 1 then redis.call('DECRBY', key, d) end
 end
-for i = 1, #retired, 500 do redis.call('DEL', unpack(retired, i, math.min(i + 499, #retired))) end
-for z, list in pairs(retiredBy) do
-  for i = 1, #list, 500 do redis.call('ZREM', z, unpack(list, i, math.min(i + 499, #list))) end
+for h, list in pairs(retiredBy) do
+  for i = 1, #list, 500 do redis.call('HDEL', h, unpack(list, i, math.min(i + 499, #list))) end
 end
 return applied
 end`;
@@ -161,7 +159,7 @@ const CHUNK = 500;
 
 type Script = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
 
-/** The KEYS and ARGV of `effects` as LUA_APPLY_EFFECTS reads them (7 keys and 6 arguments each). */
+/** The KEYS and ARGV of `effects` as LUA_APPLY_EFFECTS reads them (6 keys and 6 arguments each). */
 function encode(effects: readonly Effect[]): { keys: string[]; args: (string | number)[] } {
   const keys: string[] = [];
   const args: (string | number)[] = [];
@@ -173,7 +171,6 @@ function encode(effects: readonly Effect[]): { keys: string[]; args: (string | n
       betKeys.pending(e.address),
       betKeys.cellLiability(e.startMs, e.lowCents),
       betKeys.columnLiability(e.startMs),
-      betKeys.pendingBet(retire || '-'),
       betKeys.pendingBets(e.address),
     );
     args.push(e.at, e.balance, e.pending, e.release, retire, WATERMARK_TTL_SECONDS);

@@ -15,7 +15,7 @@ local now = tonumber(ARGV[1])
 -- This very bet is already reserved and queued: the script ran before and its reply was lost
 -- (Redis stopped before answering; the client library re-sends unanswered commands on reconnect).
 -- Reserving it again would take the stake twice from the cache and leave pend stuck forever.
-if redis.call('EXISTS', KEYS[9]) == 1 then return {'ok', ARGV[10], redis.call('GET', KEYS[1]) or '0'} end
+if redis.call('HEXISTS', KEYS[9], ARGV[10]) == 1 then return {'ok', ARGV[10], redis.call('GET', KEYS[1]) or '0'} end
 if ARGV[13] == '1' then
   local existing = redis.call('GET', KEYS[3])
   if existing then return {'replay', existing} end
@@ -51,13 +51,11 @@ if col == payout then redis.call('PEXPIRE', KEYS[6], ARGV[9]) end
 local left = redis.call('DECRBY', KEYS[1], stake)
 redis.call('INCRBY', KEYS[2], stake)
 redis.call('XADD', KEYS[8], '*', 'c', ARGV[11])
--- The pending record lives until the writer commits the bet (it retires it); the TTL is a
--- safety net only. pendbets lists a player's queued bets (GET /api/me/bets?state=pending); the
--- writer removes each member as it commits, so the set is deleted whenever it empties. Its TTL
--- (the same safety net) is topped up only when it has run down by a few minutes, not on every tap.
-redis.call('SET', KEYS[9], ARGV[11], 'EX', 86400)
-redis.call('ZADD', KEYS[10], now, ARGV[10])
-if redis.call('TTL', KEYS[10]) < 86100 then redis.call('EXPIRE', KEYS[10], 86400) end
+-- The pending record (a field of the player's pending hash) lives until the writer commits the
+-- bet: it removes the field, so the hash is deleted whenever it empties. The hash's TTL is a
+-- safety net only, topped up when it has run down by a few minutes, not on every tap.
+redis.call('HSET', KEYS[9], ARGV[10], ARGV[11])
+if redis.call('TTL', KEYS[9]) < 86100 then redis.call('EXPIRE', KEYS[9], 86400) end
 if ARGV[13] == '1' then redis.call('SET', KEYS[3], ARGV[10], 'EX', ARGV[12]) end
 return {'ok', ARGV[10], tostring(left)}`;
 
@@ -90,7 +88,7 @@ export function createReserver(redis: Redis, limits: ReserveLimits) {
       const k = betKeys;
       const idemKey = opts.idempotencyKey ?? '';
       const r = await run(
-        10,
+        9,
         k.balance(bet.address),
         k.pending(bet.address),
         k.idempotency(bet.address, idemKey),
@@ -99,7 +97,6 @@ export function createReserver(redis: Redis, limits: ReserveLimits) {
         k.columnLiability(bet.startMs),
         BREAKER_KEY,
         WRITER_STREAM,
-        k.pendingBet(bet.id),
         k.pendingBets(bet.address),
         opts.now,
         limits.staleAfterMs,
@@ -137,13 +134,12 @@ export type Reserver = ReturnType<typeof createReserver>;
 
 /** An address's bets accepted (202) but not yet committed by the writer, oldest first. */
 export async function readPendingBets(redis: Redis, address: string, limit: number): Promise<BetCommand[]> {
-  const ids = await redis.zrange(betKeys.pendingBets(address), 0, limit - 1);
-  if (ids.length === 0) return [];
-  const raws = await redis.mget(...ids.map((id) => betKeys.pendingBet(id)));
+  // A player's bets in flight are few (the rate limit × the commit latency): read them all, then
+  // order them by id (an id starts with its placement time, base 36 of fixed width).
+  const all = await redis.hgetall(betKeys.pendingBets(address));
   const out: BetCommand[] = [];
-  for (const raw of raws) {
-    if (!raw) continue; // committed between the two reads: it is in SQLite now
-    const c = decodeCommand(raw);
+  for (const id of Object.keys(all).sort().slice(0, limit)) {
+    const c = decodeCommand(all[id] as string);
     if (c.t === 'bet' && c.address === address) out.push(c);
   }
   return out;
