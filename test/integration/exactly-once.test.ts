@@ -285,6 +285,15 @@ test.serial('a bet whose answer was lost (API killed after reserving) is listed 
   const bet = await reserveBet(r, ALICE, 300, 'tap-key-0001');
   const reserver = createReserver(r.redis, { staleAfterMs: 3_600_000, recoveryMs: 1, ratePerSecond: 1000, cellCap: 1e12, columnCap: 1e12, idempotencyTtlSeconds: 60 });
   t.deepEqual((await reserver.pendingBets(ALICE, 50)).map((b) => b.id), [bet.id]);
+  // More in flight: listed oldest first (ids begin with their placement time), at most `limit`.
+  const later: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const before = Date.now();
+    await waitFor(() => Date.now() > before, 'the next millisecond');
+    later.push((await reserveBet(r, ALICE, 10)).id);
+  }
+  t.deepEqual((await reserver.pendingBets(ALICE, 50)).map((b) => b.id), [bet.id, ...later]);
+  t.deepEqual((await reserver.pendingBets(ALICE, 2)).map((b) => b.id), [bet.id, later[0]]);
   await r.writer.processBatch(await r.readAll());
   t.deepEqual(await reserver.pendingBets(ALICE, 50), [], 'committed: no longer pending');
   t.is(getBet(r.env.db, bet.id)?.state, 'open');
