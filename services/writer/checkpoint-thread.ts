@@ -9,8 +9,20 @@ export interface CheckpointThreadData {
   intervalMs: number;
 }
 
-/** Sent after each checkpoint (run only when something was committed), and after each failure. */
-export type CheckpointThreadMessage = { walFrames: number; checkpointed: number } | { error: string };
+/**
+ * Sent after each checkpoint (run only when something was committed), and after each failure.
+ * `caughtUp`: a complete pass that copied only what was committed during the pass before it —
+ * the moment for the writer's catch-up (checkpointer.ts).
+ */
+export type CheckpointThreadMessage = { walFrames: number; checkpointed: number; caughtUp: boolean } | { error: string };
+
+/**
+ * After a complete pass, more passes right away, each copying only what was committed during the
+ * one before (so each is shorter), until one copies fewer than CHASE_FRAMES frames or CHASE_PASSES
+ * ran: the writer's catch-up then copies little.
+ */
+const CHASE_PASSES = 3;
+const CHASE_FRAMES = 64;
 
 const port = parentPort;
 if (port) {
@@ -27,9 +39,16 @@ if (port) {
       const version = db.dataVersion();
       if (version !== seen || behind) {
         seen = version;
-        const r = db.checkpointPassive();
+        let r = db.checkpointPassive();
+        for (let pass = 0; pass < CHASE_PASSES && !r.busy && r.checkpointed === r.walFrames && r.walFrames > 0; pass++) {
+          const from = r.walFrames;
+          port.postMessage({ walFrames: r.walFrames, checkpointed: r.checkpointed, caughtUp: false } satisfies CheckpointThreadMessage);
+          r = db.checkpointPassive();
+          // Restarted meanwhile (the WAL is shorter than it was), or little came in: done.
+          if (r.walFrames < from || r.walFrames - from < CHASE_FRAMES) break;
+        }
         behind = r.busy || r.checkpointed < r.walFrames;
-        port.postMessage({ walFrames: r.walFrames, checkpointed: r.checkpointed } satisfies CheckpointThreadMessage);
+        port.postMessage({ walFrames: r.walFrames, checkpointed: r.checkpointed, caughtUp: !behind && r.walFrames > 0 } satisfies CheckpointThreadMessage);
       }
     } catch (err) {
       behind = true;

@@ -4,8 +4,15 @@
  * quarter second, and copying the WAL into the main file and fsyncing it took half the wall time
  * of the writer's transactions (the bench: 3.3 → 1.7 ms per transaction at ~3,800 bets/s without
  * it), with the event loop blocked meanwhile. Here a worker thread with its own connection runs a
- * PASSIVE checkpoint every `intervalMs` instead — it never blocks the writer, and the next
- * transaction after a complete one restarts the WAL from its start, so the file stays small. The
+ * PASSIVE checkpoint every `intervalMs` instead — it never blocks the writer. The WAL restarts
+ * from its start only at a transaction that begins with every frame already copied, and a busy
+ * writer commits again before the thread's pass ends (a second's WAL takes it 10–25 ms), so on its
+ * own the WAL kept growing (to ~250 MiB at half the saturated rate in the bench), restarted by
+ * chance, and the commit after that chance restart truncated the file to its size limit inside
+ * the writer's transaction (an ftruncate of ~190 MiB: 25–75 ms commits, the half-rate tap tails).
+ * So after each complete pass the writer's own connection copies the few frames committed
+ * meanwhile (`catchUp`, on its event loop, between two transactions: ~1 ms) and its next
+ * transaction restarts the WAL: the file holds about one interval of work. The
  * writer's connection keeps SQLite's automatic checkpoint only as a safety valve
  * (`OpenOptions.checkpointThread`). Not used in continuous backup mode: the WAL shipper owns
  * checkpoints there.
@@ -35,7 +42,16 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-export function startCheckpointer(data: Omit<CheckpointThreadData, 'intervalMs'> & { intervalMs?: number }, parentLog: Logger): Checkpointer {
+export interface CheckpointerOptions {
+  /**
+   * A PASSIVE checkpoint on the writer's own connection, run after each complete pass of the
+   * thread (the frames committed during that pass), so that the writer's next transaction
+   * restarts the WAL. Called from a message, never inside a transaction.
+   */
+  catchUp?: () => unknown;
+}
+
+export function startCheckpointer(data: Omit<CheckpointThreadData, 'intervalMs'> & { intervalMs?: number }, parentLog: Logger, opts: CheckpointerOptions = {}): Checkpointer {
   const log = parentLog.child({ module: 'checkpointer' });
   const workerData: CheckpointThreadData = { ...data, intervalMs: data.intervalMs ?? CHECKPOINT_INTERVAL_MS };
   let worker: Worker | undefined;
@@ -44,6 +60,7 @@ export function startCheckpointer(data: Omit<CheckpointThreadData, 'intervalMs'>
   let last: ReturnType<Checkpointer['last']>;
   let count = 0;
   let failing = false;
+  let catchUpFailing = false;
   let exited = false;
   let stopped: Promise<void> | undefined;
   const spawn = () => {
@@ -61,6 +78,16 @@ export function startCheckpointer(data: Omit<CheckpointThreadData, 'intervalMs'>
       failing = false;
       count += 1;
       last = { walFrames: m.walFrames, checkpointed: m.checkpointed, at: Date.now() };
+      if (opts.catchUp && m.caughtUp) {
+        try {
+          opts.catchUp();
+          catchUpFailing = false;
+        } catch (err) {
+          // Costs only this restart; logged once per run of failures, like the thread's own.
+          if (!catchUpFailing) log.warn({ err: (err as Error).message }, 'WAL catch-up checkpoint failed');
+          catchUpFailing = true;
+        }
+      }
     });
     w.on('error', (err) => log.error({ err: err.message }, 'checkpoint thread failed'));
     w.on('exit', (code) => {

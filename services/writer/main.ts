@@ -21,7 +21,7 @@ lifecycle.installSignalHandlers();
 const lock = await takeWriterLock(config.dataDir, { onWait: () => log.warn('waiting for the writer lock (an admin command is committing a movement)') });
 const checkpointThread = checkpointThreadWanted(config);
 const db = openPrimaryDb(config, log, { checkpointThread });
-const checkpointer = checkpointThread ? startCheckpointer({ file: config.dbFile, synchronous: config.sqlite.synchronous }, log) : undefined;
+const checkpointer = checkpointThread ? startCheckpointer({ file: config.dbFile, synchronous: config.sqlite.synchronous }, log, { catchUp: () => db.checkpointPassive() }) : undefined;
 const redis = createRedis(config, log, 'writer');
 const reader = createRedis(config, log, 'writer-reader');
 const metrics = createMetrics('writer');
