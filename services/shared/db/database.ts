@@ -58,7 +58,6 @@ export interface OpenOptions {
   walSizeLimitBytes?: number;
 }
 
-
 /**
  * The safety-valve size for continuous mode and under a checkpoint thread: 65,536 pages (256 MiB
  * with 4 KiB pages). SQLite's automatic checkpoint is PASSIVE: while the shipper runs it copies
