@@ -12,9 +12,8 @@
  * the writer's transaction (an ftruncate of ~190 MiB: 25–75 ms commits, the half-rate tap tails).
  * So after each complete pass the writer's own connection copies the few frames committed
  * meanwhile (`catchUp`, on its event loop, between two transactions: median ~4 ms, up to ~15 ms
- * in the bench) and its next
- * transaction restarts the WAL: the file holds about one interval of work. The
- * writer's connection keeps SQLite's automatic checkpoint only as a safety valve
+ * in the bench) and its next transaction restarts the WAL: the file holds about one interval of
+ * work. The writer's connection keeps SQLite's automatic checkpoint only as a safety valve
  * (`OpenOptions.checkpointThread`). Not used in continuous backup mode: the WAL shipper owns
  * checkpoints there.
  */
