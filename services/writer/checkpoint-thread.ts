@@ -1,6 +1,8 @@
 /** The checkpoint thread (checkpointer.ts): its own connection, a PASSIVE checkpoint every interval. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openDb } from '../shared/db/database.js';
+import { openDb, type Db } from '../shared/db/database.js';
+
+type Pass = ReturnType<Db['checkpointPassive']>;
 
 export interface CheckpointThreadData {
   file: string;
@@ -32,6 +34,10 @@ if (port) {
   let timer: NodeJS.Timeout | undefined;
   let seen = -1;
   let behind = false;
+  // Every frame copied: nothing held the checkpoint back (a reader's older snapshot, another checkpoint).
+  const complete = (r: Pass) => !r.busy && r.checkpointed === r.walFrames;
+  const post = (r: Pass, caughtUp: boolean) =>
+    port.postMessage({ walFrames: r.walFrames, checkpointed: r.checkpointed, caughtUp } satisfies CheckpointThreadMessage);
   const tick = () => {
     try {
       // Only when someone committed since the last look, or the last one could not copy it all
@@ -40,15 +46,17 @@ if (port) {
       if (version !== seen || behind) {
         seen = version;
         let r = db.checkpointPassive();
-        for (let pass = 0; pass < CHASE_PASSES && !r.busy && r.checkpointed === r.walFrames && r.walFrames > 0; pass++) {
+        let restarted = false;
+        for (let pass = 0; pass < CHASE_PASSES && complete(r) && r.walFrames > 0; pass++) {
           const from = r.walFrames;
-          port.postMessage({ walFrames: r.walFrames, checkpointed: r.checkpointed, caughtUp: false } satisfies CheckpointThreadMessage);
+          post(r, false);
           r = db.checkpointPassive();
-          // Restarted meanwhile (the WAL is shorter than it was), or little came in: done.
-          if (r.walFrames < from || r.walFrames - from < CHASE_FRAMES) break;
+          // Restarted meanwhile (the WAL is shorter than it was: no catch-up needed), or little came in: done.
+          restarted = r.walFrames < from;
+          if (restarted || r.walFrames - from < CHASE_FRAMES) break;
         }
-        behind = r.busy || r.checkpointed < r.walFrames;
-        port.postMessage({ walFrames: r.walFrames, checkpointed: r.checkpointed, caughtUp: !behind && r.walFrames > 0 } satisfies CheckpointThreadMessage);
+        behind = !complete(r);
+        post(r, !behind && !restarted && r.walFrames > 0);
       }
     } catch (err) {
       behind = true;
