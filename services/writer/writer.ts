@@ -3,8 +3,8 @@
  * in SQLite during operation. It reads entries in batches (as many as are waiting, up to
  * batchMax; the read returns as soon as anything is there) and commits each batch in ONE SQLite
  * transaction: conditional debit + bet row + ledger row per bet, payout/refund ledger rows per
- * settlement, admin credits/debits and demo grants. Only after the commit does it update the
- * Redis cache, acknowledge the entries and tell the players.
+ * settlement, admin credits/debits and demo grants (each command's statements: book.ts). Only
+ * after the commit does it update the Redis cache, acknowledge the entries and tell the players.
  *
  * Everything after the commit is derived from the committed rows, never from "was this new?":
  * each row records the queue entry that committed it (bets.queue_id, bets.settled_by, the
@@ -13,27 +13,13 @@
  * while any other entry for the same bet or ref is a repeat that changes and sends nothing.
  */
 import type { Db } from '../shared/db/database.js';
-import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis.js';
-import {
-  decodeCommand,
-  encodePlayerEvents,
-  payoutOf,
-  playerEventId,
-  type BetCommand,
-  type MoveCommand,
-  type MoveResult,
-  type PlayerEvent,
-  type SettleCommand,
-  type WriterCommand,
-} from '../shared/betting/commands.js';
-import { LUA_APPLY_EFFECTS, LUA_STREAM_ID_BEFORE, movementEffect, reservationEffect, settlementEffect, type Bookkeeper, type Effect } from '../shared/betting/bookkeeping.js';
+import { decodeCommand, encodePlayerEvents, type WriterCommand } from '../shared/betting/commands.js';
+import { LUA_APPLY_EFFECTS, LUA_STREAM_ID_BEFORE, type Bookkeeper } from '../shared/betting/bookkeeping.js';
 import { betKeys, DEAD_LETTERS, fullKeyName, WRITER_CONSUMER as CONSUMER, WRITER_GROUP, WRITER_STREAM, type Channels } from '../shared/redis-names.js';
-import { publicBet, type PublicBet } from '../shared/betting/public-bet.js';
-import { getBet, insertBet, settleBet, type BetRow } from '../shared/repos/bets.repo.js';
-import { chainCursor, postMovement, type ChainCursor } from '../shared/repos/ledger.repo.js';
-import { allBalances, ensureUser, findUser } from '../shared/repos/users.repo.js';
+import { allBalances, findUser } from '../shared/repos/users.repo.js';
+import { createBook, newOutcome } from './book.js';
 import type { WriterMetrics } from './metrics.js';
 
 /** How long a movement's answer waits for its requester (the CLI) to pick it up. */
@@ -99,7 +85,6 @@ interface Ack {
   dead: number;
   bets: number;
 }
-const count = (m: Map<string, number>, key: string, n: number) => m.set(key, (m.get(key) ?? 0) + n);
 type Script = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
 
 export function createWriter(deps: WriterDeps) {
@@ -129,120 +114,7 @@ export function createWriter(deps: WriterDeps) {
   };
   let loop: Promise<void> | undefined;
   let lastLoopAt = 0;
-
-  const event = (row: BetRow, name: PlayerEvent['event']): PlayerEvent<PublicBet> => ({
-    address: row.address,
-    event: name,
-    eventId: playerEventId(row.id, row.state),
-    data: publicBet(row),
-  });
-
-  /** One bet, committed by entry `at` (idempotent on the bet id). */
-  const commitBet = (c: BetCommand, at: string, now: number, out: Outcome) => {
-    const existing = getBet(deps.db, c.id);
-    if (existing) {
-      if (existing.queueId !== null && existing.queueId !== at) {
-        // A second reservation of a committed bet (the reservation script re-sent after a lost
-        // reply, once the pending record was retired): return what it reserved, tell no one.
-        out.effects.push(reservationEffect(existing, at, true));
-        count(out.bets, 'duplicate', 1);
-        return;
-      }
-      // This entry committed it before (redelivered after a crash): re-derive effect and event.
-      out.effects.push(reservationEffect(existing, at));
-      out.events.push(event(existing, existing.state === 'rejected' ? 'bet:rejected' : 'bet:confirmed'));
-      return;
-    }
-    let state: BetRow['state'] = 'open';
-    let reason: string | null = null;
-    try {
-      postMovement(deps.db, { address: c.address, kind: 'bet-stake', amount: -c.stake, ref: `bet:${c.id}:stake`, meta: null }, now, out.chain);
-    } catch (err) {
-      // The conditional debit refused (cache and book disagreed) or the account is gone: the bet
-      // is rejected visibly and its reservation returned; nothing was debited.
-      if (!(err instanceof AppError)) throw err;
-      state = 'rejected';
-      reason = err.code;
-      log.warn({ betId: c.id, reason }, 'bet rejected at commit; its reservation is returned');
-    }
-    const row = insertBet(deps.db, {
-      id: c.id,
-      address: c.address,
-      quoteId: c.quoteId,
-      lowCents: c.lowCents,
-      highCents: c.highCents,
-      startMs: c.startMs,
-      endMs: c.endMs,
-      stake: c.stake,
-      multiplierCents: c.multiplierCents,
-      placedAt: c.placedAt,
-      committedAt: now,
-      state,
-      payout: 0,
-      reason,
-      queueId: at,
-    });
-    count(out.bets, state === 'rejected' ? 'rejected' : 'committed', 1);
-    if (state !== 'rejected') count(out.money, 'stake', c.stake);
-    out.effects.push(reservationEffect(row, at));
-    out.events.push(event(row, state === 'rejected' ? 'bet:rejected' : 'bet:confirmed'));
-  };
-
-  /** One settlement: only an open bet is settled; only the entry that settled it re-sends it. */
-  const commitSettlement = (c: SettleCommand, at: string, now: number, out: Outcome) => {
-    const bet = getBet(deps.db, c.id);
-    if (!bet) {
-      log.error({ betId: c.id }, 'settlement for an unknown bet ignored');
-      return;
-    }
-    let row: BetRow | undefined;
-    if (bet.state === 'open') {
-      const payout = c.outcome === 'won' ? payoutOf(bet.stake, bet.multiplierCents) : c.outcome === 'void' ? bet.stake : 0;
-      row = settleBet(deps.db, c.id, { state: c.outcome, payout, reason: c.reason, at: now, by: at });
-      if (row && payout > 0) {
-        const kind = c.outcome === 'won' ? 'bet-payout' : 'bet-refund';
-        postMovement(deps.db, { address: bet.address, kind, amount: payout, ref: `bet:${c.id}:${c.outcome === 'won' ? 'payout' : 'refund'}`, meta: { reason: c.reason } }, now, out.chain);
-        count(out.money, kind, payout);
-      }
-    } else if (bet.settledBy === at) {
-      row = bet; // redelivered: re-derive
-    }
-    const effect = row && settlementEffect(row, at);
-    if (row && effect) {
-      out.effects.push(effect);
-      out.events.push(event(row, 'bet:settled'));
-    }
-  };
-
-  /** An admin credit/debit or a demo grant, idempotent on its ref. */
-  const commitMove = (c: MoveCommand, at: string, now: number, out: Outcome) => {
-    try {
-      if (c.createAccount) ensureUser(deps.db, c.address, now);
-      const { entry, replayed } = postMovement(deps.db, { address: c.address, kind: c.kind, amount: c.amount, ref: c.ref, meta: { ...(c.meta ?? {}), queue: at } }, now, out.chain);
-      const byThisEntry = !replayed || (entry.meta !== null && (JSON.parse(entry.meta) as { queue?: string }).queue === at);
-      if (byThisEntry) out.effects.push(movementEffect(c.address, c.amount, at));
-      const balance = findUser(deps.db, c.address)?.balance ?? 0;
-      out.results.push({
-        id: c.id,
-        result: { ok: true, applied: !replayed, seq: entry.seq, address: entry.address, kind: entry.kind, amount: entry.amount, ref: entry.ref, balanceAfter: entry.balanceAfter, balance, hash: entry.hash, createdAt: entry.createdAt },
-      });
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      out.results.push({ id: c.id, result: { ok: false, code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
-    }
-  };
-
-  interface Outcome {
-    effects: Effect[];
-    events: PlayerEvent<PublicBet>[];
-    results: { id: string; result: MoveResult }[];
-    loads: string[];
-    /** The ledger head, carried through the batch's transaction. */
-    chain: ChainCursor;
-    /** Metric increments, added once the batch is committed (a rolled-back batch counts nothing). */
-    bets: Map<string, number>;
-    money: Map<string, number>;
-  }
+  const book = createBook(deps.db, log);
 
   /**
    * Commit a batch and do what must come before its acknowledgement; the acknowledgement itself
@@ -264,18 +136,13 @@ export function createWriter(deps: WriterDeps) {
 
     const now = deps.now();
     const started = performance.now();
-    // The chain cursor reads the head at the batch's first movement, inside the transaction.
-    const out: Outcome = { effects: [], events: [], results: [], loads: [], chain: chainCursor(deps.db), bets: new Map(), money: new Map() };
+    const out = newOutcome(deps.db);
     let bets = 0;
     let statementsMs = 0;
     deps.db.write(() => {
       for (const { id, cmd } of commands) {
-        if (cmd.t === 'bet') {
-          bets += 1;
-          commitBet(cmd, id, now, out);
-        } else if (cmd.t === 'settle') commitSettlement(cmd, id, now, out);
-        else if (cmd.t === 'move') commitMove(cmd, id, now, out);
-        else if (cmd.t === 'load') out.loads.push(cmd.address);
+        if (cmd.t === 'bet') bets += 1;
+        book.commit(cmd, id, now, out);
       }
       statementsMs = performance.now() - started;
     });
