@@ -64,6 +64,8 @@ export interface ArchiveRig {
   dbFile: string;
   archiveDir: string;
   keyFile: string;
+  /** This rig's prefix in the shared s3rver bucket (tests in one file run concurrently on one bucket). */
+  prefix: string;
   env: Record<string, string>;
   open(): Db;
 }
@@ -96,19 +98,23 @@ export function archiveRig(s3: TestS3, extra: Record<string, string> = {}): Arch
       ...extra,
     },
   });
-  return { root, dataDir, dbFile, archiveDir: path.join(dataDir, 'archive'), keyFile, env, open: () => openDb(dbFile, { synchronous: 'NORMAL' }) };
+  return { root, dataDir, dbFile, archiveDir: path.join(dataDir, 'archive'), keyFile, prefix, env, open: () => openDb(dbFile, { synchronous: 'NORMAL' }) };
 }
 
 /** Where s3rver keeps an object's bytes (for corrupting or removing it behind the target's back). */
-export function s3rverObjectFile(s3: TestS3, key: string): string | undefined {
+/** The file s3rver keeps `key` of this rig in (exactly one; other rigs share the bucket). */
+export function s3rverObjectFile(s3: TestS3, rig: ArchiveRig, key: string): string {
   const found: string[] = [];
   const walk = (dir: string) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (p.includes(key) && p.endsWith('._S3rver_object')) found.push(p);
+      else if (p.endsWith('._S3rver_object')) found.push(p);
     }
   };
-  walk(path.join(s3.dataDir, s3.bucket));
-  return found[0];
+  const dir = path.join(s3.dataDir, s3.bucket, rig.prefix);
+  walk(dir);
+  const mine = found.filter((p) => p === path.join(dir, `${key}._S3rver_object`));
+  if (mine.length !== 1) throw new Error(`s3rver holds ${mine.length} files for ${rig.prefix}/${key} (files under the prefix: ${found.join(', ')})`);
+  return mine[0] as string;
 }

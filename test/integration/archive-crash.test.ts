@@ -92,7 +92,7 @@ test('a corrupted or missing remote archive is detected before anything is delet
 
   // Before the anchor: the read-back finds a changed byte; the run fails and uploads again next time.
   t.not((await archiveRunCli(rig, 'uploaded')).code, 0);
-  corrupt(s3rverObjectFile(s3, key) as string);
+  corrupt(s3rverObjectFile(s3, rig, key));
   const bad = await archiveRunCli(rig);
   t.is(bad.code, 1, bad.stdout + bad.stderr);
   t.like(bad.json?.weeks[0], { status: 'failed', code: 'archive-corrupt' });
@@ -103,7 +103,7 @@ test('a corrupted or missing remote archive is detected before anything is delet
 
   // After the anchor, right before deleting: the object vanished (or changed).
   t.not((await archiveRunCli(rig, 'anchored')).code, 0);
-  const objectFile = s3rverObjectFile(s3, key) as string;
+  const objectFile = s3rverObjectFile(s3, rig, key);
   const saved = fs.readFileSync(objectFile);
   fs.rmSync(objectFile);
   const missing = await archiveRunCli(rig);
