@@ -110,7 +110,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
     }
     if (groups.size === 0) return finish(deps.now(), { decided: 0, waiting });
 
-    // Concurrent XRANGEs: ioredis auto-pipelines them into one round trip.
+    // Concurrent XRANGEs: ioredis writes them back to back, so they share one round trip.
     const windows = [...groups.values()];
     const series = await Promise.all(windows.map((w) => deps.ticks.range(w.startMs - staleAfterMs, w.endMs)));
 
