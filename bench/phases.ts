@@ -161,8 +161,9 @@ export async function phaseOpenLoop(opts: BenchOptions, s: Stack, db: Db, dir: s
   const cfgFile = path.join(dir, `open-loop-${target.tag}.json`);
   fs.writeFileSync(cfgFile, JSON.stringify(cfg));
   const gen = startNode('load generator', 'bench/open-loop.js', { BENCH_OPEN_CONFIG: cfgFile });
-  // After the sockets connect and the warm-up: the windows below cover the measured taps only.
-  await waitForOutput(gen, /BENCH_OPEN started/, 30_000 + opts.warmupS * 1000);
+  // After the sockets connect, near the end of the warm-up (open-loop.ts, WINDOW_LEAD_MS): the
+  // windows below cover the measured taps and that lead, all at the same rate.
+  await waitForOutput(gen, /BENCH_OPEN window/, 30_000 + opts.warmupS * 1000);
   const [pauses, forks0, writer0] = [await watchPauses(s), await redisForks(s), await writerStats(s)];
   const rows0 = rowsOf(db);
   const t0 = performance.now();
