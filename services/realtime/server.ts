@@ -138,7 +138,10 @@ export function createRealtime(deps: RealtimeDeps): { http: HttpServer; io: Serv
           if (seen.has(e.eventId)) continue;
           seen.add(e.eventId);
           if (seen.size > SEEN_EVENTS) seen.delete(seen.values().next().value as string);
-          io.to(userRoom(e.address)).emit(e.event, { ...e.data, eventId: e.eventId });
+          // The payload carries its eventId: set on the object just parsed from this message (a
+          // copy by spread plus a property is several times the garbage per event).
+          e.data.eventId = e.eventId;
+          io.to(userRoom(e.address)).emit(e.event, e.data);
           emitted.inc({ event: e.event });
         }
       }

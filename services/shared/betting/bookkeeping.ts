@@ -38,10 +38,10 @@ export interface Effect {
  * lost reply): it is returned in full, like a rejection.
  */
 export function reservationEffect(b: BetRow, at: string, duplicate = false): Effect {
-  const base = { at, address: b.address, pending: -b.stake, startMs: b.startMs, lowCents: b.lowCents, retire: b.id };
+  // Whole literals, not a spread plus two properties (several times the garbage per bet in V8).
   return b.state === 'rejected' || duplicate
-    ? { ...base, balance: b.stake, release: payoutOf(b.stake, b.multiplierCents) }
-    : { ...base, balance: 0, release: 0 };
+    ? { at, address: b.address, balance: b.stake, pending: -b.stake, release: payoutOf(b.stake, b.multiplierCents), startMs: b.startMs, lowCents: b.lowCents, retire: b.id }
+    : { at, address: b.address, balance: 0, pending: -b.stake, release: 0, startMs: b.startMs, lowCents: b.lowCents, retire: b.id };
 }
 
 /** What a settled bet means for the cache: payout or refund credited, caps released. */

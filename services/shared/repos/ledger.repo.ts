@@ -154,7 +154,9 @@ export function postMovement(db: Db, m: Movement, now: number, chain: ChainCurso
     hash,
   );
   chain.advance(fields.seq, hash);
-  return { entry: { ...fields, hash }, replayed: false };
+  // Spelled out, not `{ ...fields, hash }`: a spread followed by a property is several times the garbage.
+  const entry: LedgerEntry = { seq: fields.seq, createdAt: fields.createdAt, address: fields.address, kind: fields.kind, amount: fields.amount, balanceAfter: fields.balanceAfter, ref: fields.ref, meta: fields.meta, prevHash: fields.prevHash, hash };
+  return { entry, replayed: false };
 }
 
 export interface LedgerFilter {
