@@ -101,20 +101,17 @@ export function archiveRig(s3: TestS3, extra: Record<string, string> = {}): Arch
   return { root, dataDir, dbFile, archiveDir: path.join(dataDir, 'archive'), keyFile, prefix, env, open: () => openDb(dbFile, { synchronous: 'NORMAL' }) };
 }
 
-/** Where s3rver keeps an object's bytes (for corrupting or removing it behind the target's back). */
-/** The file s3rver keeps `key` of this rig in (exactly one; other rigs share the bucket). */
+/**
+ * The file in which s3rver keeps this rig's object `key` (for corrupting or removing it behind the
+ * target's back). Only under the rig's own prefix: the tests of a file run at once on one bucket,
+ * under the same keys.
+ */
 export function s3rverObjectFile(s3: TestS3, rig: ArchiveRig, key: string): string {
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (p.endsWith('._S3rver_object')) found.push(p);
-    }
-  };
   const dir = path.join(s3.dataDir, s3.bucket, rig.prefix);
-  walk(dir);
-  const mine = found.filter((p) => p === path.join(dir, `${key}._S3rver_object`));
-  if (mine.length !== 1) throw new Error(`s3rver holds ${mine.length} files for ${rig.prefix}/${key} (files under the prefix: ${found.join(', ')})`);
-  return mine[0] as string;
+  const file = path.join(dir, `${key}._S3rver_object`);
+  if (!fs.existsSync(file)) {
+    const held = fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).join(', ') : 'nothing';
+    throw new Error(`s3rver holds no ${rig.prefix}/${key} (under the prefix: ${held})`);
+  }
+  return file;
 }
