@@ -12,6 +12,8 @@ import { createLogger, type Logger } from '../../services/shared/logger.js';
 import { createMetrics } from '../../services/shared/metrics.js';
 import { createRedis, type Redis } from '../../services/shared/redis.js';
 import { createSessionStore } from '../../services/shared/sessions.js';
+import { adminMovement } from '../../services/shared/accounts.js';
+import { betKeys } from '../../services/shared/redis-names.js';
 import { tempDir, testEnv } from './env.js';
 import type { TestRedis } from './redis-server.js';
 import { freePort, waitFor } from './ports.js';
@@ -110,4 +112,17 @@ export async function startWriterFor(api: TestApi, testRedis: TestRedis, extra: 
     return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
   }, 'writer ready');
   return writer;
+}
+
+/**
+ * Credit a signed-in player straight in SQLite (as an admin credit with the writer stopped would)
+ * while the writer runs, and drop the balance cache so the next tap has the writer load it again.
+ * Sign-in asks the writer to fill the cache without waiting for it: that load is let land first,
+ * or one that read the balance before the credit and set the cache after the drop would leave it
+ * at the old balance.
+ */
+export async function creditBehindTheWriter(api: TestApi, address: string, amount: number, ref: string): Promise<void> {
+  await waitFor(async () => (await api.redis.exists(betKeys.balance(address))) === 1, 'the sign-in balance load');
+  adminMovement(api.db, { address, direction: 'credit', amount, ref }, Date.now());
+  await api.redis.del(betKeys.balance(address));
 }

@@ -4,9 +4,7 @@
  */
 import test from 'ava';
 import { Wallet } from 'ethers';
-import { adminMovement } from '../../services/shared/accounts.js';
-import { betKeys } from '../../services/shared/redis-names.js';
-import { post, startApi, type TestApi } from '../helpers/api.js';
+import { creditBehindTheWriter, post, startApi, type TestApi } from '../helpers/api.js';
 import { testEnv } from '../helpers/env.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startProcess, type Proc } from '../helpers/process.js';
@@ -39,8 +37,7 @@ test.after.always(async () => {
 test('the log line of a tap names its request id and its bet id; a lookup names the bet too', async (t) => {
   const wallet = new Wallet(Wallet.createRandom().privateKey);
   const auth = { authorization: `Bearer ${await signIn(api.base, wallet)}` };
-  adminMovement(api.db, { address: wallet.address, direction: 'credit', amount: 10_000, ref: `fund-${wallet.address}` }, Date.now());
-  await api.redis.del(betKeys.balance(wallet.address));
+  await creditBehindTheWriter(api, wallet.address, 10_000, `fund-${wallet.address}`);
   // Retried while the writer loads the balance, as a client does on 503 balance-loading.
   const q = await publishTestQuote(api.redis, api.config);
   const cell = tappableCell(q, api.config.grid.lockSeconds);
