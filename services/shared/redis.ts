@@ -1,4 +1,5 @@
 /** Redis connections: every key under the configured prefix, reconnect forever with capped backoff. */
+import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -23,6 +24,7 @@ export function createRedis(config: Config, log: Logger, name: string): Redis {
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000) + Math.floor(Math.random() * 100),
   });
+  redis.on('connect', () => coalesceWrites(redis.stream as Socket));
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) log.warn({ module: 'redis', err: err.message }, 'redis connection error');
@@ -33,6 +35,32 @@ export function createRedis(config: Config, log: Logger, name: string): Redis {
     down = false;
   });
   return redis;
+}
+
+/**
+ * Commands issued in one turn of the event loop leave in one write: the first write of a turn
+ * corks the socket and the check phase (setImmediate, after every I/O callback of the turn)
+ * uncorks it. ioredis writes each command as it is issued — without auto-pipelining (above) one
+ * send(2) per command, and on loopback TCP a send costs the sender as much as its delivery to
+ * Redis — while the API issues the reservations of every tap that arrived in the same turn one
+ * after another. Order is unchanged (one socket, one queue) and no command waits for a reply;
+ * a command issued in the next turn goes out at the end of that turn.
+ */
+function coalesceWrites(socket: Socket): void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  const write = socket.write;
+  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(uncork);
+    }
+    return write.apply(this, args);
+  } as Socket['write'];
 }
 
 /** True for errors that mean "Redis is not reachable right now" (answer 503, retry later). */
